@@ -1,0 +1,1 @@
+"""Pure data and functions about Kubernetes objects: no I/O lives here."""

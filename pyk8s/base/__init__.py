@@ -1,0 +1,1 @@
+"""Leaf plumbing shared by every component: logging, clocks, process running."""
