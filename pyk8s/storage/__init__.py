@@ -1,0 +1,1 @@
+"""Revisioned key-value storage with etcd semantics; only the apiserver uses it."""
