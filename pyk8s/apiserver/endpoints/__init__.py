@@ -1,0 +1,1 @@
+"""Generic verb handlers, written once for every resource (upstream's endpoints/handlers)."""

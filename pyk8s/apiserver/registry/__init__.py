@@ -1,0 +1,1 @@
+"""Per-resource behaviour (strategies) and the generic object store they run on."""

@@ -1,0 +1,216 @@
+"""Strategies for core/v1 resources whose behaviour differs from the generic one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyk8s.api import errors, meta
+from pyk8s.api.resources import Resource
+from pyk8s.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
+from pyk8s.apiserver.registry.strategy import RequestContext, Strategy
+
+Obj = dict[str, Any]
+
+
+def pod_qos_class(pod: Obj) -> str:
+    """Guaranteed / Burstable / BestEffort from requests and limits, as upstream's qos.GetPodQOS."""
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    requests: dict[str, bool] = {}
+    limits: dict[str, bool] = {}
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req = {k: v for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory") and str(v) not in ("0", "")}
+        lim = {k: v for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory") and str(v) not in ("0", "")}
+        if req or lim:
+            any_set = True
+        for k in req:
+            requests[k] = True
+        for k in lim:
+            limits[k] = True
+        if set(lim) != {"cpu", "memory"}:
+            guaranteed = False
+        for k, v in req.items():
+            if lim.get(k) != v:
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    if guaranteed and set(limits) == {"cpu", "memory"}:
+        return "Guaranteed"
+    return "Burstable"
+
+
+class PodStrategy(Strategy):
+    def initial_status(self, obj: Obj) -> Any:
+        return {"phase": "Pending", "qosClass": pod_qos_class(obj)}
+
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        super().prepare_for_update(new, old, ctx)
+
+    def default_grace_period(self, obj: Obj) -> int:
+        grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
+        return int(grace) if grace is not None else 30
+
+    def effective_grace_period(self, obj: Obj, requested: int) -> int:
+        # Unscheduled or finished pods have nothing to stop: they go at once (upstream CheckGracefulDelete).
+        if not (obj.get("spec") or {}).get("nodeName"):
+            return 0
+        if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        return max(requested, 0)
+
+
+class NamespaceStrategy(Strategy):
+    def prepare_for_create(self, obj: Obj, ctx: RequestContext) -> None:
+        super().prepare_for_create(obj, ctx)
+        spec = obj.get("spec") or {}
+        finalizers = list(spec.get("finalizers") or [])
+        if "kubernetes" not in finalizers:
+            finalizers.append("kubernetes")
+        obj["spec"] = {**spec, "finalizers": finalizers}
+
+    def initial_status(self, obj: Obj) -> Any:
+        return {"phase": "Active"}
+
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        # Only the finalize subresource may change spec.finalizers.
+        super().prepare_for_update(new, old, ctx)
+        new["spec"] = meta.copy(old.get("spec") or {})
+
+    def prepare_for_finalize(self, new: Obj, old: Obj) -> None:
+        finalizers = (new.get("spec") or {}).get("finalizers") or []
+        result = meta.copy(old)
+        result.setdefault("spec", {})["finalizers"] = list(finalizers)
+        if not finalizers:
+            result["spec"].pop("finalizers")
+        new.clear()
+        new.update(result)
+
+    def pending_deletion(self, obj: Obj) -> bool:
+        return bool((obj.get("spec") or {}).get("finalizers"))
+
+    def mark_deleting(self, obj: Obj) -> None:
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
+
+class ServiceStrategy(Strategy):
+    """Services get a ClusterIP from the service CIDR and NodePorts from 30000-32767."""
+
+    def __init__(self, resource: Resource, ips: ClusterIPAllocator, ports: NodePortAllocator) -> None:
+        super().__init__(resource)
+        self.ips = ips
+        self.ports = ports
+
+    def initial_status(self, obj: Obj) -> Any:
+        return {"loadBalancer": {}}
+
+    def _invalid_ip(self, obj: Obj, ip: str, why: str) -> errors.Invalid:
+        return errors.invalid("Service", "", meta.name_of(obj), [{
+            "reason": "FieldValueInvalid", "field": "spec.clusterIPs",
+            "message": f'Invalid value: ["{ip}"]: failed to allocate IP {ip}: {why}'}])
+
+    async def before_create(self, obj: Obj, ctx: RequestContext) -> None:
+        spec = obj.setdefault("spec", {})
+        svc_type = spec.get("type", "ClusterIP")
+        reserved_ips: list[str] = []
+        reserved_ports: list[int] = []
+        async with self.ips.lock, self.ports.lock:
+            try:
+                if svc_type != "ExternalName":
+                    wanted = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
+                    if wanted == "None":
+                        spec["clusterIP"] = "None"
+                        spec["clusterIPs"] = ["None"]
+                    else:
+                        if wanted:
+                            if not self.ips.contains(wanted):
+                                raise self._invalid_ip(obj, wanted, "provided IP is not in the valid range. "
+                                                       f"The range of valid IPs is {self.ips.network}")
+                            if wanted in self.ips.used:
+                                raise self._invalid_ip(obj, wanted, "provided IP is already allocated")
+                            self.ips.reserve(wanted)
+                            ip = wanted
+                        else:
+                            ip = self.ips.allocate_next()
+                        reserved_ips.append(ip)
+                        spec["clusterIP"] = ip
+                        spec["clusterIPs"] = [ip]
+                    spec.setdefault("ipFamilies", ["IPv4"])
+                    spec.setdefault("ipFamilyPolicy", "SingleStack")
+                if svc_type in ("NodePort", "LoadBalancer"):
+                    for i, port in enumerate(spec.get("ports") or []):
+                        wanted_port = port.get("nodePort")
+                        if wanted_port:
+                            if wanted_port in self.ports.used or not self.ports.contains(wanted_port):
+                                why = ("provided port is already allocated" if wanted_port in self.ports.used else
+                                       f"provided port is not in the valid range. The range of valid ports is "
+                                       f"{self.ports.low}-{self.ports.high}")
+                                raise errors.invalid("Service", "", meta.name_of(obj), [{
+                                    "reason": "FieldValueInvalid", "field": f"spec.ports[{i}].nodePort",
+                                    "message": f"Invalid value: {wanted_port}: {why}"}])
+                            self.ports.reserve(wanted_port)
+                        else:
+                            port["nodePort"] = self.ports.allocate_next()
+                        reserved_ports.append(port["nodePort"])
+            except BaseException:
+                for ip in reserved_ips:
+                    self.ips.release(ip)
+                for p in reserved_ports:
+                    self.ports.release(p)
+                raise
+            if ctx.dry_run:
+                for ip in reserved_ips:
+                    self.ips.release(ip)
+                for p in reserved_ports:
+                    self.ports.release(p)
+
+    async def after_failed_create(self, obj: Obj) -> None:
+        self.release(obj)
+
+    async def before_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        spec = new.setdefault("spec", {})
+        old_spec = old.get("spec") or {}
+        # ClusterIP is immutable once set; keep it when the client omits it.
+        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+            spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
+        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                     for p in old_spec.get("ports") or [] if p.get("nodePort")}
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            async with self.ports.lock:
+                for port in spec.get("ports") or []:
+                    if port.get("nodePort"):
+                        if port["nodePort"] not in old_ports.values() and not ctx.dry_run:
+                            self.ports.reserve(port["nodePort"])
+                        continue
+                    kept = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+                    port["nodePort"] = kept if kept else (self.ports.allocate_next() if not ctx.dry_run else 0)
+        new_ports = {p.get("nodePort") for p in spec.get("ports") or [] if p.get("nodePort")}
+        if not ctx.dry_run:
+            for p in set(old_ports.values()) - new_ports:
+                self.ports.release(p)
+
+    async def after_delete(self, obj: Obj) -> None:
+        self.release(obj)
+
+    def release(self, obj: Obj) -> None:
+        spec = obj.get("spec") or {}
+        for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []):
+            if ip and ip != "None":
+                self.ips.release(ip)
+        for p in spec.get("ports") or []:
+            if p.get("nodePort"):
+                self.ports.release(p["nodePort"])
+
+    def repair(self, services: list[Obj]) -> None:
+        """Rebuild allocations from stored Services (upstream's repair loops, run at start)."""
+        for svc in services:
+            spec = svc.get("spec") or {}
+            for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else []):
+                if ip and ip != "None" and self.ips.contains(ip):
+                    self.ips.used.add(ip)
+            for p in spec.get("ports") or []:
+                if p.get("nodePort") and self.ports.contains(p["nodePort"]):
+                    self.ports.used.add(p["nodePort"])

@@ -1,0 +1,199 @@
+"""Objects on top of the revisioned key-value store: encode, decode, and translate errors.
+
+The stored bytes are the object's JSON without ``metadata.resourceVersion``; the resourceVersion a
+client sees is always the store revision of the object's last write (as upstream's etcd3 store does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pyk8s.api import errors
+from pyk8s.api.resources import Resource
+from pyk8s.storage import errors as serr
+from pyk8s.storage.interface import EventType, Store
+
+Obj = dict[str, Any]
+
+
+def encode(obj: Obj) -> bytes:
+    m = obj.get("metadata")
+    if isinstance(m, dict) and "resourceVersion" in m:
+        m = dict(m)
+        del m["resourceVersion"]
+        obj = {**obj, "metadata": m}
+    return orjson.dumps(obj)
+
+
+def decode(value: bytes, revision: int) -> Obj:
+    obj: Obj = orjson.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def parse_rv(value: str | None, *, what: str = "resourceVersion") -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        rv = int(str(value))
+        if rv < 0:
+            raise ValueError
+        return rv
+    except ValueError:
+        raise errors.BadRequest(f'invalid {what}: "{value}"') from None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectEvent:
+    type: str            # ADDED | MODIFIED | DELETED
+    obj: Obj
+    old: Obj | None
+    revision: int
+
+
+def encode_continue(revision: int, start_after: str) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start_after})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded))
+        return int(data["rv"]), str(data["start"])
+    except Exception:
+        raise errors.BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from None
+
+
+class ObjectStore:
+    """Typed object operations for one resource over a Store; storage errors become API errors."""
+
+    def __init__(self, store: Store, resource: Resource) -> None:
+        self.store = store
+        self.resource = resource
+
+    # ---- errors ----
+    def _not_found(self, name: str) -> errors.NotFound:
+        return errors.not_found(self.resource.plural, self.resource.group, name)
+
+    def _conflict(self, name: str) -> errors.Conflict:
+        return errors.conflict(self.resource.plural, self.resource.group, name, errors.OPTIMISTIC_LOCK_MESSAGE)
+
+    def _translate(self, exc: serr.StorageError, name: str) -> errors.StatusError:
+        if isinstance(exc, serr.KeyNotFound):
+            return self._not_found(name)
+        if isinstance(exc, serr.KeyExists):
+            return errors.already_exists(self.resource.plural, self.resource.group, name)
+        if isinstance(exc, serr.RevisionConflict):
+            return self._conflict(name)
+        if isinstance(exc, serr.Compacted):
+            return errors.Expired(f"too old resource version: {exc.requested} ({exc.compacted})")
+        if isinstance(exc, serr.FutureRevision):
+            return errors.Timeout(
+                f"Too large resource version: {exc.requested}, current: {exc.current}",
+                details={"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                         "retryAfterSeconds": 1},
+                headers={"Retry-After": "1"},
+            )
+        return errors.InternalError(str(exc))
+
+    # ---- reads ----
+    async def get(self, namespace: str, name: str) -> Obj:
+        try:
+            kv = await self.store.get(self.resource.key(namespace, name))
+        except serr.StorageError as e:
+            raise self._translate(e, name) from e
+        return decode(kv.value, kv.mod_revision)
+
+    async def list(self, namespace: str, *, revision: int = 0, limit: int = 0, start_after: str = "",
+                   accept: Callable[[Obj], bool] | None = None) -> tuple[list[Obj], int, str]:
+        """Objects (filtered by `accept`), the list revision, and a continue token ('' when done)."""
+        prefix = self.resource.namespace_prefix(namespace)
+        out: list[Obj] = []
+        while True:
+            want = (limit - len(out)) if limit else 0
+            try:
+                res = await self.store.list(prefix, revision=revision, limit=want, start_after=start_after)
+            except serr.StorageError as e:
+                raise self._translate(e, "") from e
+            revision = res.revision
+            for kv in res.items:
+                obj = decode(kv.value, kv.mod_revision)
+                if accept is None or accept(obj):
+                    out.append(obj)
+            if not res.more:
+                return out, revision, ""
+            start_after = res.items[-1].key
+            if limit and len(out) >= limit:
+                return out, revision, encode_continue(revision, start_after)
+
+    # ---- writes ----
+    async def create(self, obj: Obj) -> Obj:
+        m = obj["metadata"]
+        try:
+            rev = await self.store.create(self.resource.key(m.get("namespace", ""), m["name"]), encode(obj))
+        except serr.StorageError as e:
+            raise self._translate(e, m["name"]) from e
+        m["resourceVersion"] = str(rev)
+        return obj
+
+    async def guaranteed_update(
+        self, namespace: str, name: str, update: Callable[[Obj], Awaitable[Obj | None]], *, retries: int = 16,
+    ) -> tuple[Obj, Obj]:
+        """Read-modify-write with compare-and-swap, retried on conflict.
+
+        `update` gets a private copy of the current object and returns the new object, or None for "no
+        change". It may raise API errors (including Conflict for a stale client resourceVersion). Returns
+        (old, new); when nothing changed new is old and no write happens.
+        """
+        key = self.resource.key(namespace, name)
+        for _ in range(retries):
+            try:
+                kv = await self.store.get(key)
+            except serr.StorageError as e:
+                raise self._translate(e, name) from e
+            current = decode(kv.value, kv.mod_revision)
+            new = await update(decode(kv.value, kv.mod_revision))
+            if new is None:
+                return current, current
+            data = encode(new)
+            if data == kv.value:
+                return current, current
+            try:
+                rev = await self.store.update(key, data, kv.mod_revision)
+            except serr.RevisionConflict:
+                await asyncio.sleep(0)
+                continue
+            except serr.StorageError as e:
+                raise self._translate(e, name) from e
+            new.setdefault("metadata", {})["resourceVersion"] = str(rev)
+            return current, new
+        raise self._conflict(name)
+
+    async def delete(self, namespace: str, name: str, expected_revision: int = 0) -> Obj:
+        try:
+            kv, _rev = await self.store.delete(self.resource.key(namespace, name), expected_revision)
+        except serr.StorageError as e:
+            raise self._translate(e, name) from e
+        return decode(kv.value, kv.mod_revision)
+
+    # ---- watch ----
+    async def watch(self, namespace: str, from_revision: int) -> AsyncIterator[ObjectEvent]:
+        prefix = self.resource.namespace_prefix(namespace)
+        try:
+            async for ev in self.store.watch(prefix, from_revision):
+                if ev.type is EventType.DELETE:
+                    obj = decode(ev.kv.value, ev.revision)
+                    yield ObjectEvent("DELETED", obj, None, ev.revision)
+                else:
+                    obj = decode(ev.kv.value, ev.kv.mod_revision)
+                    old = decode(ev.prev.value, ev.prev.mod_revision) if ev.prev else None
+                    yield ObjectEvent("ADDED" if ev.prev is None else "MODIFIED", obj, old, ev.revision)
+        except serr.StorageError as e:
+            raise self._translate(e, "") from e

@@ -1,0 +1,102 @@
+"""Run the apiserver: PKI on first start, the store, TLS listener, bootstrap, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import ssl
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from pyk8s.apiserver.app import APIServer
+from pyk8s.apiserver.authn import load_token_file
+from pyk8s.apiserver.bootstrap import bootstrap
+from pyk8s.pki.bootstrap import ensure_apiserver_pki, write_admin_kubeconfig
+from pyk8s.storage.factory import open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class APIServerConfig:
+    data_dir: str
+    secure_port: int = 6443
+    bind_address: str = "0.0.0.0"
+    advertise_address: str = ""
+    datastore_endpoint: str | None = None
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    service_node_port_range: tuple[int, int] = (30000, 32767)
+    token_auth_file: str | None = None
+    extra_sans: tuple[str, ...] = field(default_factory=tuple)
+
+
+def server_ssl_context(cert: str, key: str, ca: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    ctx.load_verify_locations(ca)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
+
+
+def _advertise(cfg: APIServerConfig) -> str:
+    if cfg.advertise_address:
+        return cfg.advertise_address
+    if cfg.bind_address not in ("0.0.0.0", "::", ""):
+        return cfg.bind_address
+    return "127.0.0.1"
+
+
+async def run_apiserver(cfg: APIServerConfig, started: asyncio.Event | None = None) -> None:
+    """Serve until cancelled."""
+    data = Path(cfg.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    advertise = _advertise(cfg)
+    try:
+        first_ip = str(ipaddress.ip_network(cfg.service_cluster_ip_range).network_address + 1)
+    except ValueError as e:
+        raise SystemExit(f"error: invalid --service-cluster-ip-range: {e}") from None
+    pki = ensure_apiserver_pki(str(data), cfg.bind_address, extra_sans=[*cfg.extra_sans, advertise],
+                               service_ip=first_ip)
+    store = open_store(cfg.datastore_endpoint, str(data))
+    await store.start()
+    tokens = load_token_file(cfg.token_auth_file) if cfg.token_auth_file else None
+    server = APIServer(store, tokens=tokens, service_cidr=cfg.service_cluster_ip_range,
+                       node_port_range=cfg.service_node_port_range, advertise_address=advertise,
+                       secure_port=cfg.secure_port)
+    app = server.make_app()
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    ssl_ctx = server_ssl_context(str(pki.apiserver_cert), str(pki.apiserver_key), str(pki.ca_cert))
+    sock = socket.socket(socket.AF_INET6 if ":" in cfg.bind_address else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((cfg.bind_address, cfg.secure_port))
+    except OSError as e:
+        sock.close()
+        await runner.cleanup()
+        await store.close()
+        raise SystemExit(f"error: cannot listen on {cfg.bind_address}:{cfg.secure_port}: {e.strerror}") from None
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    server.secure_port = port if cfg.secure_port == 0 else cfg.secure_port
+    site = web.SockSite(runner, sock, ssl_context=ssl_ctx)
+    await site.start()
+    host = "127.0.0.1" if cfg.bind_address in ("0.0.0.0", "::", "") else cfg.bind_address
+    write_admin_kubeconfig(str(data), f"https://{host}:{port}")
+    try:
+        await bootstrap(server)
+        server.ready = True
+        print(f"pyk8s apiserver listening on https://{host}:{port} (kubeconfig {data / 'admin.kubeconfig'})",
+              file=sys.stderr, flush=True)
+        if started is not None:
+            started.set()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await store.close()

@@ -1,0 +1,116 @@
+"""`pyk8s up` / `pyk8s down`: a local cluster in the background, and the kubeconfig kubectl uses.
+
+`up` starts `pyk8s server` detached (log and PID file in the data dir), waits until /readyz answers,
+then installs the admin kubeconfig as ~/.kube/config unless that file belongs to another cluster
+(then it prints the KUBECONFIG to export). `down` stops exactly the process `up` started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import click
+
+PID_FILE = "server.pid"
+LOG_FILE = "server.log"
+MARKER = "# written by pyk8s up"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(data_dir: Path) -> int | None:
+    try:
+        pid = int((data_dir / PID_FILE).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _ready(port: int) -> bool:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def _install_kubeconfig(src: Path) -> str:
+    home_cfg = Path.home() / ".kube" / "config"
+    if home_cfg.exists() and MARKER not in home_cfg.read_text():
+        return f"export KUBECONFIG={src}   # ~/.kube/config belongs to another cluster; left untouched"
+    home_cfg.parent.mkdir(parents=True, exist_ok=True)
+    home_cfg.write_text(MARKER + "\n" + src.read_text())
+    os.chmod(home_cfg, 0o600)
+    return f"kubeconfig installed at {home_cfg} (also {src})"
+
+
+@click.command("up")
+@click.option("--data-dir", default="/var/lib/pyk8s", show_default=True, type=click.Path(file_okay=False))
+@click.option("--secure-port", default=6443, show_default=True, type=int)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for readiness.")
+def up(data_dir: str, secure_port: int, timeout: float) -> None:
+    """Start a local cluster on the embedded store and install its kubeconfig."""
+    data = Path(data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    pid = _read_pid(data)
+    if pid is None:
+        log = open(data / LOG_FILE, "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pyk8s.cmd.main", "server", "--data-dir", str(data),
+             "--secure-port", str(secure_port), "--bind-address", "127.0.0.1", "--disable-agent"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        (data / PID_FILE).write_text(str(proc.pid))
+        pid = proc.pid
+        click.echo(f"started pyk8s server (pid {pid}), log {data / LOG_FILE}")
+    else:
+        click.echo(f"pyk8s server already running (pid {pid})")
+    deadline = time.monotonic() + timeout
+    while not _ready(secure_port):
+        if not _alive(pid):
+            tail = (data / LOG_FILE).read_text(errors="replace")[-2000:]
+            raise click.ClickException(f"pyk8s server exited during start-up; log tail:\n{tail}")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"pyk8s server not ready after {timeout:.0f}s; see {data / LOG_FILE}")
+        time.sleep(0.2)
+    click.echo(_install_kubeconfig(data / "admin.kubeconfig"))
+    click.echo("cluster is up: try `kubectl get ns`")
+
+
+@click.command("down")
+@click.option("--data-dir", default="/var/lib/pyk8s", show_default=True, type=click.Path(file_okay=False))
+@click.option("--timeout", default=30.0, show_default=True)
+def down(data_dir: str, timeout: float) -> None:
+    """Stop the cluster `pyk8s up` started (by its recorded PID)."""
+    data = Path(data_dir)
+    pid = _read_pid(data)
+    if pid is None:
+        click.echo("pyk8s server is not running")
+        (data / PID_FILE).unlink(missing_ok=True)
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    (data / PID_FILE).unlink(missing_ok=True)
+    click.echo(f"stopped pyk8s server (pid {pid})")
