@@ -1,0 +1,84 @@
+"""Start a real `pyk8s apiserver` subprocess on 127.0.0.1:0 with a temporary store (StartTestServer's idea)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LISTEN_RE = re.compile(r"listening on https://([\d.]+):(\d+)")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class APIServerProcess:
+    data_dir: Path
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    port: int = 0
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "admin.kubeconfig"
+
+    def start(self, timeout: float = 30.0) -> APIServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / "apiserver.log"
+        log = open(self.log_path, "ab")
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pyk8s.cmd.main", "apiserver", "--data-dir", str(self.data_dir),
+             "--secure-port", str(self.port), "--bind-address", "127.0.0.1", *self.extra_args],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            m = LISTEN_RE.search(text)
+            if m:
+                self.port = int(m.group(2))
+                if self.ready():
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"apiserver exited with {self.proc.returncode}:\n{text[-3000:]}")
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"apiserver not ready in {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+
+    def ready(self) -> bool:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=15)

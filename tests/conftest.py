@@ -1,0 +1,68 @@
+"""Shared fixtures: a real apiserver subprocess per test session, and a kubectl runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.apiserver_process import APIServerProcess
+
+SDK_BIN = Path("/usr/lib/google-cloud-sdk/bin")
+
+
+def kubectl_versions() -> list[str]:
+    """Every versioned kubectl binary on the machine (1.27 ... 1.33)."""
+    return sorted(p.name for p in SDK_BIN.glob("kubectl.1.*")) if SDK_BIN.exists() else []
+
+
+@pytest.fixture(scope="session")
+def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[APIServerProcess]:
+    server = APIServerProcess(tmp_path_factory.mktemp("apiserver")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Kubectl:
+    def __init__(self, binary: str, kubeconfig: Path, home: Path) -> None:
+        self.binary = binary
+        self.kubeconfig = kubeconfig
+        self.env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(kubeconfig)}
+        self.cache = home / "cache"
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        cmd = [self.binary, f"--cache-dir={self.cache}", *args]
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
+                             env={**self.env, **(env or {})})
+        if check and res.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def __call__(self, *args: str, **kw: object) -> str:
+        return self.run(*args, **kw).stdout  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def kubectl(apiserver: APIServerProcess, tmp_path: Path) -> Kubectl:
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.skip("no kubectl on PATH")
+    return Kubectl(binary, apiserver.kubeconfig, tmp_path)
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
