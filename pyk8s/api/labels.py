@@ -18,6 +18,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from pyk8s.api import errors
+from pyk8s.api.field_errors import go_quote
 from pyk8s.api.validation_names import is_qualified_name, is_valid_label_value
 
 
@@ -54,32 +55,6 @@ def _parse_int64(text: str) -> int | None:
 
 
 # ---- field-error text, as apimachinery's field.Error renders it ----
-
-def go_quote(value: str) -> str:
-    """Go's ``%q`` for a string: double quotes, C-style escapes, printable Unicode kept."""
-    out = ['"']
-    for ch in value:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x80 or ch.isprintable():
-            out.append(ch)
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
 
 def _go_json(value: Any) -> str:
     """encoding/json.Marshal output: compact, HTML characters escaped."""

@@ -75,6 +75,17 @@ def _byte_len(value: str) -> int:
     return len(value.encode("utf-8", "surrogatepass"))
 
 
+def _length_and_format(value: str, max_length: int, pattern: re.Pattern[str], fmt: str, msg: str,
+                       *examples: str) -> list[str]:
+    """The byte-length limit and the whole-string pattern that most of these checks consist of."""
+    errs: list[str] = []
+    if _byte_len(value) > max_length:
+        errs.append(max_len_error(max_length))
+    if not pattern.fullmatch(value):
+        errs.append(regex_error(msg, fmt, *examples))
+    return errs
+
+
 def is_dns1123_label(value: str) -> list[str]:
     """RFC 1123 label: lower-case alphanumerics and '-', at most 63 bytes."""
     errs: list[str] = []
@@ -91,22 +102,14 @@ def is_dns1123_label(value: str) -> list[str]:
 
 def is_dns1123_subdomain(value: str) -> list[str]:
     """RFC 1123 subdomain: dot-separated labels, at most 253 bytes (object names, most resources)."""
-    errs: list[str] = []
-    if _byte_len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
-    if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
-        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return _length_and_format(value, DNS1123_SUBDOMAIN_MAX_LENGTH, _DNS1123_SUBDOMAIN_RE, DNS1123_SUBDOMAIN_FMT,
+                              _DNS1123_SUBDOMAIN_MSG, "example.com")
 
 
 def is_dns1035_label(value: str) -> list[str]:
     """RFC 1035 label: like an RFC 1123 label but starting with a letter (Service names)."""
-    errs: list[str] = []
-    if _byte_len(value) > DNS1035_LABEL_MAX_LENGTH:
-        errs.append(max_len_error(DNS1035_LABEL_MAX_LENGTH))
-    if not _DNS1035_LABEL_RE.fullmatch(value):
-        errs.append(regex_error(_DNS1035_LABEL_MSG, DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
+    return _length_and_format(value, DNS1035_LABEL_MAX_LENGTH, _DNS1035_LABEL_RE, DNS1035_LABEL_FMT,
+                              _DNS1035_LABEL_MSG, "my-name", "abc-123")
 
 
 def is_qualified_name(value: str) -> list[str]:
@@ -142,9 +145,5 @@ is_label_key = is_qualified_name
 
 def is_valid_label_value(value: str) -> list[str]:
     """A label value: empty, or at most 63 bytes of alphanumerics, '-', '_' and '.', alphanumeric at both ends."""
-    errs: list[str] = []
-    if _byte_len(value) > LABEL_VALUE_MAX_LENGTH:
-        errs.append(max_len_error(LABEL_VALUE_MAX_LENGTH))
-    if not _LABEL_VALUE_RE.fullmatch(value):
-        errs.append(regex_error(_LABEL_VALUE_MSG, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+    return _length_and_format(value, LABEL_VALUE_MAX_LENGTH, _LABEL_VALUE_RE, LABEL_VALUE_FMT, _LABEL_VALUE_MSG,
+                              "MyValue", "my_value", "12345")

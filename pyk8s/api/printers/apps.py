@@ -21,14 +21,16 @@ from pyk8s.api.printers.common import (
     as_dict,
     as_int,
     as_list,
-    container_cells,
     core,
     created_at,
     format_label_selector,
     format_labels,
     get,
     name_of,
+    replica_printer,
     selector_string,
+    template_containers,
+    workload_columns,
 )
 from pyk8s.api.printers.duration import translate_timestamp_since
 
@@ -37,19 +39,12 @@ def apps(kind: str) -> str:
     return f"io.k8s.api.apps.v1.{kind}"
 
 
-def _template_containers(obj: Obj) -> tuple[str, str]:
-    return container_cells(get(obj, "spec", "template", "spec", "containers"))
-
-
 DEPLOYMENT_COLUMNS = (
     NAME,
     Column("Ready", "string", "Number of the pod with ready state"),
     Column("Up-to-date", "string", FieldDoc(apps("DeploymentStatus"), "updatedReplicas")),
     Column("Available", "string", FieldDoc(apps("DeploymentStatus"), "availableReplicas")),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", FieldDoc(apps("DeploymentSpec"), "selector"), priority=1),
+    *workload_columns(apps("DeploymentSpec")),
 )
 
 
@@ -60,34 +55,11 @@ def deployment_cells(obj: Obj, now: datetime.datetime) -> Cells:
         selector = selector_string(spec.get("selector"))
     except InvalidSelector:
         selector = "<invalid>"
-    names, images = _template_containers(obj)
+    names, images = template_containers(obj)
     return [
         name_of(obj), f"{as_int(status.get('readyReplicas'))}/{as_int(spec.get('replicas'), 1)}",
         as_int(status.get("updatedReplicas")), as_int(status.get("availableReplicas")),
         translate_timestamp_since(created_at(obj), now), names, images, selector,
-    ]
-
-
-REPLICASET_COLUMNS = (
-    NAME,
-    Column("Desired", "integer", FieldDoc(apps("ReplicaSetSpec"), "replicas")),
-    Column("Current", "integer", FieldDoc(apps("ReplicaSetStatus"), "replicas")),
-    Column("Ready", "integer", FieldDoc(apps("ReplicaSetStatus"), "readyReplicas")),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", FieldDoc(apps("ReplicaSetSpec"), "selector"), priority=1),
-)
-
-
-def replicaset_cells(obj: Obj, now: datetime.datetime) -> Cells:
-    spec = as_dict(obj.get("spec"))
-    status = as_dict(obj.get("status"))
-    names, images = _template_containers(obj)
-    return [
-        name_of(obj), as_int(spec.get("replicas"), 1), as_int(status.get("replicas")),
-        as_int(status.get("readyReplicas")), translate_timestamp_since(created_at(obj), now),
-        names, images, format_label_selector(spec.get("selector")),
     ]
 
 
@@ -99,16 +71,13 @@ DAEMONSET_COLUMNS = (
     Column("Up-to-date", "integer", FieldDoc(apps("DaemonSetStatus"), "updatedNumberScheduled")),
     Column("Available", "integer", FieldDoc(apps("DaemonSetStatus"), "numberAvailable")),
     Column("Node Selector", "string", FieldDoc(core("PodSpec"), "nodeSelector")),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", FieldDoc(apps("DaemonSetSpec"), "selector"), priority=1),
+    *workload_columns(apps("DaemonSetSpec")),
 )
 
 
 def daemonset_cells(obj: Obj, now: datetime.datetime) -> Cells:
     status = as_dict(obj.get("status"))
-    names, images = _template_containers(obj)
+    names, images = template_containers(obj)
     return [
         name_of(obj), as_int(status.get("desiredNumberScheduled")), as_int(status.get("currentNumberScheduled")),
         as_int(status.get("numberReady")), as_int(status.get("updatedNumberScheduled")),
@@ -128,7 +97,7 @@ STATEFULSET_COLUMNS = (
 
 
 def statefulset_cells(obj: Obj, now: datetime.datetime) -> Cells:
-    names, images = _template_containers(obj)
+    names, images = template_containers(obj)
     ready = as_int(get(obj, "status", "readyReplicas"))
     desired = as_int(get(obj, "spec", "replicas"), 1)
     return [name_of(obj), f"{ready}/{desired}", translate_timestamp_since(created_at(obj), now), names, images]
@@ -166,7 +135,7 @@ def controller_revision_cells(obj: Obj, now: datetime.datetime) -> Cells:
 
 PRINTERS: dict[tuple[str, str], Printer] = {
     ("apps", "deployments"): Printer(DEPLOYMENT_COLUMNS, deployment_cells),
-    ("apps", "replicasets"): Printer(REPLICASET_COLUMNS, replicaset_cells),
+    ("apps", "replicasets"): replica_printer(apps("ReplicaSetSpec"), apps("ReplicaSetStatus"), format_label_selector),
     ("apps", "daemonsets"): Printer(DAEMONSET_COLUMNS, daemonset_cells),
     ("apps", "statefulsets"): Printer(STATEFULSET_COLUMNS, statefulset_cells),
     ("apps", "controllerrevisions"): Printer(CONTROLLER_REVISION_COLUMNS, controller_revision_cells),

@@ -7,9 +7,6 @@ from __future__ import annotations
 import datetime
 
 from pyk8s.api.printers.common import (
-    AGE,
-    CONTAINERS,
-    IMAGES,
     NAME,
     NONE,
     Cells,
@@ -20,6 +17,7 @@ from pyk8s.api.printers.common import (
     as_dict,
     as_int,
     as_list,
+    condition_true,
     container_cells,
     created_at,
     format_label_selector,
@@ -27,6 +25,8 @@ from pyk8s.api.printers.common import (
     is_deleting,
     name_of,
     print_bool_ptr,
+    template_containers,
+    workload_columns,
 )
 from pyk8s.api.printers.duration import human_duration, parse_timestamp, seconds_between, translate_timestamp_since
 
@@ -40,33 +40,21 @@ JOB_COLUMNS = (
     Column("Status", "string", "Status of the job."),
     Column("Completions", "string", FieldDoc(batch("JobStatus"), "succeeded")),
     Column("Duration", "string", "Time required to complete the job."),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", FieldDoc(batch("JobSpec"), "selector"), priority=1),
+    *workload_columns(batch("JobSpec")),
 )
-
-
-def _has_condition(conditions: object, ctype: str) -> bool:
-    """Whether the first condition of ``ctype`` is True (``hasJobCondition``)."""
-    for cond in as_list(conditions):
-        cond = as_dict(cond)
-        if cond.get("type") == ctype:
-            return cond.get("status") == "True"
-    return False
 
 
 def job_status(job: Obj) -> str:
     conditions = get(job, "status", "conditions")
-    if _has_condition(conditions, "Complete"):
+    if condition_true(conditions, "Complete"):
         return "Complete"
-    if _has_condition(conditions, "Failed"):
+    if condition_true(conditions, "Failed"):
         return "Failed"
     if is_deleting(job):
         return "Terminating"
-    if _has_condition(conditions, "Suspended"):
+    if condition_true(conditions, "Suspended"):
         return "Suspended"
-    if _has_condition(conditions, "FailureTarget"):
+    if condition_true(conditions, "FailureTarget"):
         return "FailureTarget"
     return "Running"
 
@@ -92,7 +80,7 @@ def job_duration(job: Obj, now: datetime.datetime) -> str:
 
 
 def job_cells(job: Obj, now: datetime.datetime) -> Cells:
-    names, images = container_cells(get(job, "spec", "template", "spec", "containers"))
+    names, images = template_containers(job)
     return [
         name_of(job), job_status(job), job_completions(job), job_duration(job, now),
         translate_timestamp_since(created_at(job), now), names, images,
@@ -107,10 +95,7 @@ CRONJOB_COLUMNS = (
     Column("Suspend", "boolean", FieldDoc(batch("CronJobSpec"), "suspend")),
     Column("Active", "integer", FieldDoc(batch("CronJobStatus"), "active")),
     Column("Last Schedule", "string", FieldDoc(batch("CronJobStatus"), "lastScheduleTime")),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", FieldDoc(batch("JobSpec"), "selector"), priority=1),
+    *workload_columns(batch("JobSpec")),
 )
 
 

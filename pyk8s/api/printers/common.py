@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyk8s.api import schema
+from pyk8s.api.printers.duration import translate_timestamp_since
 
 Obj = dict[str, Any]
 Cells = list[Any]
@@ -74,6 +75,12 @@ def core(kind: str) -> str:
     return f"io.k8s.api.core.v1.{kind}"
 
 
+def workload_columns(spec: str) -> tuple[Column, ...]:
+    """What every pod-template workload's table ends with: Age, then wide Containers, Images and the
+    Selector column described by ``spec``'s ``selector`` field."""
+    return AGE, CONTAINERS, IMAGES, Column("Selector", "string", FieldDoc(spec, "selector"), priority=1)
+
+
 def get(obj: Any, *path: str) -> Any:
     """``obj[path[0]][path[1]]...`` or None when any step is missing or not a dict."""
     cur = obj
@@ -117,6 +124,23 @@ def created_at(obj: Obj) -> Any:
 
 def is_deleting(obj: Obj) -> bool:
     return bool(get(obj, "metadata", "deletionTimestamp"))
+
+
+def condition_true(conditions: Any, ctype: str) -> bool:
+    """Whether the first condition of ``ctype`` has status True."""
+    for cond in as_list(conditions):
+        cond = as_dict(cond)
+        if cond.get("type") == ctype:
+            return cond.get("status") == "True"
+    return False
+
+
+def join_limited(items: list[str], limit: int, sep: str = ",") -> str:
+    """The first ``limit`` items joined with ``sep``, then `` + N more...`` for the rest."""
+    text = sep.join(items[:limit])
+    if len(items) > limit:
+        return f"{text} + {len(items) - limit} more..."
+    return text
 
 
 def format_labels(labels: Any) -> str:
@@ -176,6 +200,35 @@ def container_cells(containers: Any) -> tuple[str, str]:
     """Container names and images, each joined with commas (``layoutContainerCells``)."""
     items = [as_dict(c) for c in as_list(containers)]
     return ",".join(str(c.get("name") or "") for c in items), ",".join(str(c.get("image") or "") for c in items)
+
+
+def template_containers(obj: Obj) -> tuple[str, str]:
+    """``container_cells`` of the pod template at ``spec.template``."""
+    return container_cells(get(obj, "spec", "template", "spec", "containers"))
+
+
+def replica_printer(spec_def: str, status_def: str, format_selector: Callable[[Any], str]) -> Printer:
+    """The printer ReplicaSets and ReplicationControllers share: ``spec_def``/``status_def`` name the kind's
+    schema definitions, ``format_selector`` prints its selector (a LabelSelector or a plain label map)."""
+    columns = (
+        NAME,
+        Column("Desired", "integer", FieldDoc(spec_def, "replicas")),
+        Column("Current", "integer", FieldDoc(status_def, "replicas")),
+        Column("Ready", "integer", FieldDoc(status_def, "readyReplicas")),
+        *workload_columns(spec_def),
+    )
+
+    def cells(obj: Obj, now: datetime.datetime) -> Cells:
+        spec = as_dict(obj.get("spec"))
+        status = as_dict(obj.get("status"))
+        names, images = template_containers(obj)
+        return [
+            name_of(obj), as_int(spec.get("replicas"), 1), as_int(status.get("replicas")),
+            as_int(status.get("readyReplicas")), translate_timestamp_since(created_at(obj), now),
+            names, images, format_selector(spec.get("selector")),
+        ]
+
+    return Printer(columns, cells)
 
 
 def print_bool_ptr(value: Any) -> str:

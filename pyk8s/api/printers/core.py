@@ -9,8 +9,6 @@ from typing import Any
 
 from pyk8s.api.printers.common import (
     AGE,
-    CONTAINERS,
-    IMAGES,
     NAME,
     NONE,
     UNSET,
@@ -22,14 +20,17 @@ from pyk8s.api.printers.common import (
     as_dict,
     as_int,
     as_list,
+    condition_true,
     container_cells,
     core,
     created_at,
     format_labels,
     get,
     is_deleting,
+    join_limited,
     name_of,
     quantity,
+    replica_printer,
 )
 from pyk8s.api.printers.duration import (
     UNKNOWN,
@@ -60,15 +61,6 @@ POD_COLUMNS = (
 
 def _is_restartable_init(container: Obj | None) -> bool:
     return container is not None and container.get("restartPolicy") == "Always"
-
-
-def _condition_true(conditions: Any, ctype: str) -> bool:
-    """Whether the first condition of ``ctype`` has status True."""
-    for cond in as_list(conditions):
-        cond = as_dict(cond)
-        if cond.get("type") == ctype:
-            return cond.get("status") == "True"
-    return False
 
 
 def _has_pod_ready(conditions: Any) -> bool:
@@ -148,7 +140,7 @@ def pod_cells(pod: Obj, now: datetime.datetime) -> Cells:
         initializing = True
         break
 
-    if not initializing or _condition_true(conditions, "Initialized"):
+    if not initializing or condition_true(conditions, "Initialized"):
         restarts = restartable_init_restarts
         last_restart = last_restartable_init_restart
         has_running = False
@@ -238,31 +230,6 @@ def pod_template_cells(obj: Obj, now: datetime.datetime) -> Cells:
     return [name_of(obj), names, images, format_labels(get(obj, "template", "metadata", "labels"))]
 
 
-# --------------------------------------------------------------------------- replication controllers
-
-RC_COLUMNS = (
-    NAME,
-    Column("Desired", "integer", FieldDoc(core("ReplicationControllerSpec"), "replicas")),
-    Column("Current", "integer", FieldDoc(core("ReplicationControllerStatus"), "replicas")),
-    Column("Ready", "integer", FieldDoc(core("ReplicationControllerStatus"), "readyReplicas")),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    Column("Selector", "string", FieldDoc(core("ReplicationControllerSpec"), "selector"), priority=1),
-)
-
-
-def rc_cells(obj: Obj, now: datetime.datetime) -> Cells:
-    spec = as_dict(obj.get("spec"))
-    status = as_dict(obj.get("status"))
-    names, images = container_cells(get(spec, "template", "spec", "containers"))
-    return [
-        name_of(obj), as_int(spec.get("replicas"), 1), as_int(status.get("replicas")),
-        as_int(status.get("readyReplicas")), translate_timestamp_since(created_at(obj), now),
-        names, images, format_labels(spec.get("selector")),
-    ]
-
-
 # ------------------------------------------------------------------------------------------ services
 
 SERVICE_COLUMNS = (
@@ -344,33 +311,18 @@ def format_endpoints(endpoints: Obj) -> str:
     subsets = as_list(endpoints.get("subsets"))
     if not subsets:
         return NONE
-    listed: list[str] = []
-    more = False
-    count = 0
+    entries: list[str] = []
     for ss in subsets:
         ss = as_dict(ss)
         addresses = [str(as_dict(a).get("ip") or "") for a in as_list(ss.get("addresses"))]
         ports = as_list(ss.get("ports"))
         if not ports:
             # Headless services may have no ports.
-            count += len(addresses)
-            for ip in addresses:
-                if len(listed) == _MAX_LISTED:
-                    more = True
-                    break
-                listed.append(ip)
-            continue
+            entries += addresses
         for port in ports:
-            count += len(addresses)
-            for ip in addresses:
-                if len(listed) == _MAX_LISTED:
-                    more = True
-                    break
-                listed.append(_join_host_port(ip, as_int(as_dict(port).get("port"))))
-    text = ",".join(listed)
-    if more:
-        return f"{text} + {count - _MAX_LISTED} more..."
-    return text
+            number = as_int(as_dict(port).get("port"))
+            entries += [_join_host_port(ip, number) for ip in addresses]
+    return join_limited(entries, _MAX_LISTED)
 
 
 def endpoints_cells(obj: Obj, now: datetime.datetime) -> Cells:
@@ -659,7 +611,9 @@ def component_status_cells(obj: Obj, now: datetime.datetime) -> Cells:
 PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "pods"): Printer(POD_COLUMNS, pod_cells, pod_conditions),
     ("", "podtemplates"): Printer(POD_TEMPLATE_COLUMNS, pod_template_cells),
-    ("", "replicationcontrollers"): Printer(RC_COLUMNS, rc_cells),
+    ("", "replicationcontrollers"): replica_printer(
+        core("ReplicationControllerSpec"), core("ReplicationControllerStatus"), format_labels
+    ),
     ("", "services"): Printer(SERVICE_COLUMNS, service_cells),
     ("", "endpoints"): Printer(ENDPOINTS_COLUMNS, endpoints_cells),
     ("", "nodes"): Printer(NODE_COLUMNS, node_cells),

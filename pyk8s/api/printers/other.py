@@ -27,6 +27,7 @@ from pyk8s.api.printers.common import (
     created_at,
     get,
     int_or_string,
+    join_limited,
     name_of,
     quantity_ptr,
 )
@@ -59,12 +60,9 @@ ENDPOINT_SLICE_COLUMNS = (
 )
 
 
-def _list_with_more(items: list[str], total: int) -> str:
+def _list_with_more(items: list[str]) -> str:
     """First three items joined with commas, `` + N more...`` when there are more, ``<unset>`` when none."""
-    text = ",".join(items[:_MAX_LISTED])
-    if total > _MAX_LISTED:
-        return f"{text} + {total - _MAX_LISTED} more..."
-    return text or UNSET
+    return join_limited(items, _MAX_LISTED) or UNSET
 
 
 def _slice_ports(ports: Any) -> str:
@@ -77,12 +75,12 @@ def _slice_ports(ports: Any) -> str:
             shown.append(str(port["name"]))
         else:
             shown.append("*")
-    return _list_with_more(shown, len(shown))
+    return _list_with_more(shown)
 
 
 def _slice_endpoints(endpoints: Any) -> str:
     addresses = [str(a) for ep in as_list(endpoints) for a in as_list(as_dict(ep).get("addresses"))]
-    return _list_with_more(addresses, len(addresses))
+    return _list_with_more(addresses)
 
 
 def endpoint_slice_cells(obj: Obj, now: datetime.datetime) -> Cells:
@@ -190,10 +188,7 @@ def format_hpa_metrics(specs: list[Any], statuses: list[Any]) -> str:
             shown.append(_resource_metric(as_dict(spec.get("containerResource")), status.get("containerResource")))
         else:
             shown.append("<unknown type>")
-    text = ", ".join(shown[:_MAX_METRICS])
-    if len(shown) > _MAX_METRICS:
-        return f"{text} + {len(shown) - _MAX_METRICS} more..."
-    return text
+    return join_limited(shown, _MAX_METRICS, ", ")
 
 
 def hpa_cells(hpa: Obj, now: datetime.datetime) -> Cells:

@@ -92,10 +92,7 @@ def _deployment_strategy(strategy: Any, path: Path) -> Errs:
 
 
 def validate_deployment(dep: Obj, old: Obj | None = None) -> Errs:
-    if old is None:
-        errs = vm.validate_object_meta(dep, True, c.name_is_dns_subdomain)
-    else:
-        errs = vm.validate_object_meta_update(dep, old)
+    errs = vm.object_meta(dep, old)
     spec = c.dct(dep.get("spec"))
     errs += c.nonnegative(spec.get("replicas"), SPEC.child("replicas"))
     errs += _selector(spec, "deployment")
@@ -117,10 +114,7 @@ def validate_deployment(dep: Obj, old: Obj | None = None) -> Errs:
 
 
 def validate_replica_set(rs: Obj, old: Obj | None = None) -> Errs:
-    if old is None:
-        errs = vm.validate_object_meta(rs, True, c.name_is_dns_subdomain)
-    else:
-        errs = vm.validate_object_meta_update(rs, old)
+    errs = vm.object_meta(rs, old)
     spec = c.dct(rs.get("spec"))
     errs += c.nonnegative(spec.get("replicas"), SPEC.child("replicas"))
     errs += c.nonnegative(spec.get("minReadySeconds"), SPEC.child("minReadySeconds"))
@@ -158,10 +152,7 @@ def _daemonset_strategy(strategy: Any, path: Path) -> Errs:
 
 
 def validate_daemon_set(ds: Obj, old: Obj | None = None) -> Errs:
-    if old is None:
-        errs = vm.validate_object_meta(ds, True, c.name_is_dns_subdomain)
-    else:
-        errs = vm.validate_object_meta_update(ds, old)
+    errs = vm.object_meta(ds, old)
     spec = c.dct(ds.get("spec"))
     sel, tmpl = spec.get("selector"), c.dct(spec.get("template"))
     errs += c.label_selector(sel, SPEC.child("selector"))
@@ -260,9 +251,9 @@ _STS_MUTABLE: Final = (
 
 def validate_stateful_set(sts: Obj, old: Obj | None = None) -> Errs:
     spec = c.dct(sts.get("spec"))
+    errs = vm.object_meta(sts, old, name_fn=c.name_is_dns_label) + _statefulset_spec(spec)
     if old is None:
-        return vm.validate_object_meta(sts, True, c.name_is_dns_label) + _statefulset_spec(spec)
-    errs = vm.validate_object_meta_update(sts, old) + _statefulset_spec(spec)
+        return errs
     ospec = c.dct(old.get("spec"))
     rest_new = {k: v for k, v in spec.items() if k not in _STS_MUTABLE}
     rest_old = {k: v for k, v in ospec.items() if k not in _STS_MUTABLE}
@@ -282,8 +273,7 @@ def validate_stateful_set(sts: Obj, old: Obj | None = None) -> Errs:
 
 
 def validate_controller_revision(cr: Obj, old: Obj | None = None) -> Errs:
-    errs = vm.validate_object_meta_update(cr, old) if old is not None else []
-    errs += vm.validate_object_meta(cr, True, c.name_is_dns_subdomain)
+    errs = vm.object_meta_rechecked(cr, old)
     if cr.get("data") is None:
         errs.append(fe.required(Path.of("data"), "data is mandatory"))
     errs += c.nonnegative(cr.get("revision"), Path.of("revision"))

@@ -132,11 +132,7 @@ def _scaling_rules(rules: Any, path: Path) -> Errs:
 
 
 def validate_hpa(hpa: Obj, version: str, old: Obj | None = None) -> Errs:
-    errs = (
-        vm.validate_object_meta_update(hpa, old)
-        if old is not None
-        else vm.validate_object_meta(hpa, True, c.name_is_dns_subdomain)
-    )
+    errs = vm.object_meta(hpa, old)
     spec = c.dct(hpa.get("spec"))
     lower = 0 if old is not None and c.get(old, "spec", "minReplicas") == 0 else 1
     min_r, max_r = spec.get("minReplicas"), c.i(spec.get("maxReplicas"))

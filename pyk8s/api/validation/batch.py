@@ -188,11 +188,12 @@ def _pod_failure_policy(spec: Obj, path: Path) -> Errs:
         for j, pattern in c.each(on_conds):
             pp = rp.child("onPodConditions").index(j)
             errs += c.qualified_name(c.s(pattern.get("type")), pp.child("type"))
-            status = c.s(pattern.get("status"))
-            if not status:
-                errs.append(fe.required(pp.child("status"), 'valid values: ["False" "True" "Unknown"]'))
-            elif status not in ("False", "True", "Unknown"):
-                errs.append(fe.not_supported(pp.child("status"), status, ["False", "True", "Unknown"]))
+            errs += c.required_enum(
+                c.s(pattern.get("status")),
+                ["False", "True", "Unknown"],
+                pp.child("status"),
+                'valid values: ["False" "True" "Unknown"]',
+            )
         if on_codes is not None and on_conds:
             errs.append(fe.invalid(rp, fe.OMIT, "specifying both OnExitCodes and OnPodConditions is not supported"))
         if on_codes is None and not on_conds:
@@ -203,10 +204,7 @@ def _pod_failure_policy(spec: Obj, path: Path) -> Errs:
 def _on_exit_codes(req: Obj, path: Path, names: set[str]) -> Errs:
     errs: Errs = []
     op = c.s(req.get("operator"))
-    if not op:
-        errs.append(fe.required(path.child("operator"), 'valid values: ["In" "NotIn"]'))
-    elif op not in ("In", "NotIn"):
-        errs.append(fe.not_supported(path.child("operator"), op, ["In", "NotIn"]))
+    errs += c.required_enum(op, ["In", "NotIn"], path.child("operator"), 'valid values: ["In" "NotIn"]')
     cname = req.get("containerName")
     if cname is not None and cname not in names:
         errs.append(
@@ -434,11 +432,9 @@ def _cron_job_spec(spec: Obj, old_spec: Obj | None) -> Errs:
     errs += c.nonnegative(spec.get("startingDeadlineSeconds"), SPEC.child("startingDeadlineSeconds"))
     if old_spec is None or old_spec.get("timeZone") != tz:
         errs += _time_zone(tz, SPEC.child("timeZone"))
-    policy = c.s(spec.get("concurrencyPolicy"))
-    if not policy:
-        errs.append(fe.required(SPEC.child("concurrencyPolicy")))
-    elif policy not in ("Allow", "Forbid", "Replace"):
-        errs.append(fe.not_supported(SPEC.child("concurrencyPolicy"), policy, ["Allow", "Forbid", "Replace"]))
+    errs += c.required_enum(
+        c.s(spec.get("concurrencyPolicy")), ["Allow", "Forbid", "Replace"], SPEC.child("concurrencyPolicy")
+    )
     errs += job_template_spec(spec.get("jobTemplate"), SPEC.child("jobTemplate"))
     for fld in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
         errs += c.nonnegative(spec.get(fld), SPEC.child(fld))

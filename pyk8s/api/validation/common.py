@@ -22,6 +22,7 @@ from pyk8s.api.validation_names import (
     is_dns1123_subdomain,
     is_qualified_name,
     is_valid_label_value,
+    regex_error,
 )
 
 Obj = dict[str, Any]
@@ -32,6 +33,7 @@ IS_NEGATIVE_MSG: Final = "must be greater than or equal to 0"
 IMMUTABLE_MSG: Final = "field is immutable"
 NOT_POSITIVE_MSG: Final = "must be greater than zero"
 MAX_INT32: Final = 2**31 - 1
+PROTOCOLS: Final = ["SCTP", "TCP", "UDP"]
 
 
 # ---------------------------------------------------------------- small accessors
@@ -71,17 +73,6 @@ def i(value: Any) -> int:
 # ---------------------------------------------------------------- message helpers (upstream wording)
 
 
-def regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    out = msg + " (e.g. "
-    for n, ex in enumerate(examples):
-        if n > 0:
-            out += " or "
-        out += f"'{ex}', "
-    return out + f"regex used for validation is '{fmt}')"
-
-
 def max_len_error(length: int) -> str:
     return f"must be no more than {length} characters"
 
@@ -89,6 +80,15 @@ def max_len_error(length: int) -> str:
 def range_error(lo: int, hi: int) -> str:
     """``must be between lo and hi, inclusive`` (validation.InclusiveRangeError)."""
     return f"must be between {lo} and {hi}, inclusive"
+
+
+def required_enum(value: str, allowed: list[str] | tuple[str, ...], path: Path, required_detail: str = "") -> Errs:
+    """A required string enum: ``Required value`` when empty, ``Unsupported value`` when not in ``allowed``."""
+    if not value:
+        return [fe.required(path, required_detail)]
+    if value not in allowed:
+        return [fe.not_supported(path, value, allowed)]
+    return []
 
 
 # ---------------------------------------------------------------- names
@@ -143,6 +143,10 @@ def qualified_name(value: str, path: Path) -> Errs:
 
 def is_valid_port_num(port: int) -> list[str]:
     return [] if 1 <= port <= 65535 else [range_error(1, 65535)]
+
+
+def port_number(port: int, path: Path) -> Errs:
+    return [fe.invalid(path, port, m) for m in is_valid_port_num(port)]
 
 
 _PORT_NAME_CHARSET = re.compile(r"^[-a-z0-9]+$")
@@ -357,30 +361,37 @@ def annotation_map(value: Any, path: Path) -> Errs:
 _SELECTOR_OPS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
+def selector_requirement(req: Any, path: Path, allow_invalid_values: bool, numeric_ops: bool = False) -> Errs:
+    """One ``matchExpressions`` entry (ValidateLabelSelectorRequirement); ``numeric_ops`` also admits the
+    ``Gt``/``Lt`` operators of node selectors (validateNodeSelectorRequirement)."""
+    op, values = s(get(req, "operator")), lst(get(req, "values"))
+    vp = path.child("values")
+    errs: Errs = []
+    if op in ("In", "NotIn"):
+        if not values:
+            errs.append(fe.required(vp, "must be specified when `operator` is 'In' or 'NotIn'"))
+    elif op in ("Exists", "DoesNotExist"):
+        if values:
+            errs.append(fe.forbidden(vp, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+    elif numeric_ops and op in ("Gt", "Lt"):
+        if len(values) != 1:
+            errs.append(fe.required(vp, "must be specified single value when `operator` is 'Lt' or 'Gt'"))
+    else:
+        errs.append(fe.invalid(path.child("operator"), op, "not a valid selector operator"))
+    errs += label_name(s(get(req, "key")), path.child("key"))
+    if not allow_invalid_values:
+        for n, v in enumerate(values):
+            errs += [fe.invalid(vp.index(n), s(v), m) for m in is_valid_label_value(s(v))]
+    return errs
+
+
 def label_selector(sel: Any, path: Path, allow_invalid_values: bool = False) -> Errs:
     """metav1 LabelSelector validation (ValidateLabelSelector)."""
     if not isinstance(sel, dict):
         return []
     errs = label_map(sel.get("matchLabels"), path.child("matchLabels"))
     for n, req in enumerate(lst(sel.get("matchExpressions"))):
-        rp = path.child("matchExpressions").index(n)
-        op, values = s(get(req, "operator")), lst(get(req, "values"))
-        if op in ("In", "NotIn"):
-            if not values:
-                errs.append(fe.required(rp.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"))
-        elif op in ("Exists", "DoesNotExist"):
-            if values:
-                errs.append(
-                    fe.forbidden(
-                        rp.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
-                    )
-                )
-        else:
-            errs.append(fe.invalid(rp.child("operator"), op, "not a valid selector operator"))
-        errs += label_name(s(get(req, "key")), rp.child("key"))
-        if not allow_invalid_values:
-            for vi, v in enumerate(values):
-                errs += [fe.invalid(rp.child("values").index(vi), s(v), m) for m in is_valid_label_value(s(v))]
+        errs += selector_requirement(req, path.child("matchExpressions").index(n), allow_invalid_values)
     return errs
 
 
@@ -476,8 +487,7 @@ def not_more_than_100_percent(value: Any, path: Path) -> Errs:
 def port_num_or_name(value: Any, path: Path) -> Errs:
     if isinstance(value, str):
         return [fe.invalid(path, value, m) for m in is_valid_port_name(value)]
-    n = i(value)
-    return [fe.invalid(path, n, m) for m in is_valid_port_num(n)]
+    return port_number(i(value), path)
 
 
 def each(items: Iterable[Any]) -> Iterable[tuple[int, Obj]]:

@@ -16,7 +16,6 @@ from pyk8s.api.validation import common as c
 from pyk8s.api.validation import resources as rs
 from pyk8s.api.validation.common import Errs, Obj
 
-_PROTOCOLS: Final = ["SCTP", "TCP", "UDP"]
 _PULL_POLICIES: Final = ["Always", "IfNotPresent", "Never"]
 _MOUNT_PROPAGATIONS: Final = ["Bidirectional", "HostToContainer", "None"]
 _ENV_FIELD_PATHS: Final = [
@@ -80,15 +79,11 @@ def ports(items: Any, path: Path) -> Errs:
         if cp == 0:
             errs.append(fe.required(ip.child("containerPort")))
         else:
-            errs += [fe.invalid(ip.child("containerPort"), cp, m) for m in c.is_valid_port_num(cp)]
+            errs += c.port_number(cp, ip.child("containerPort"))
         hp = c.i(port.get("hostPort"))
         if hp:
-            errs += [fe.invalid(ip.child("hostPort"), hp, m) for m in c.is_valid_port_num(hp)]
-        proto = c.s(port.get("protocol"))
-        if not proto:
-            errs.append(fe.required(ip.child("protocol")))
-        elif proto not in _PROTOCOLS:
-            errs.append(fe.not_supported(ip.child("protocol"), proto, _PROTOCOLS))
+            errs += c.port_number(hp, ip.child("hostPort"))
+        errs += c.required_enum(c.s(port.get("protocol")), c.PROTOCOLS, ip.child("protocol"))
     return errs
 
 
@@ -404,11 +399,9 @@ def seccomp_profile(sp: Any, path: Path) -> Errs:
         return []
     p = c.dct(sp)
     typ, local = c.s(p.get("type")), p.get("localhostProfile")
-    errs: Errs = []
-    if not typ:
-        errs.append(fe.required(path.child("type"), "type is required when seccompProfile is set"))
-    elif typ not in ("Localhost", "RuntimeDefault", "Unconfined"):
-        errs.append(fe.not_supported(path.child("type"), typ, ["Localhost", "RuntimeDefault", "Unconfined"]))
+    errs = c.required_enum(
+        typ, ["Localhost", "RuntimeDefault", "Unconfined"], path.child("type"), "type is required when seccompProfile is set"
+    )
     if typ == "Localhost":
         if local is None:
             errs.append(fe.required(path.child("localhostProfile"), "must be set when seccomp type is Localhost"))
@@ -457,11 +450,9 @@ def container_common(ctr: Obj, volumes: dict[str, Obj], path: Path, host_users: 
         errs += c.dns1123_label(name, path.child("name"))
     if not c.s(ctr.get("image")):
         errs.append(fe.required(path.child("image")))
-    tmp = c.s(ctr.get("terminationMessagePolicy"))
-    if not tmp:
-        errs.append(fe.required(path.child("terminationMessagePolicy")))
-    elif tmp not in ("File", "FallbackToLogsOnError"):
-        errs.append(fe.not_supported(path.child("terminationMessagePolicy"), tmp, ["File", "FallbackToLogsOnError"]))
+    errs += c.required_enum(
+        c.s(ctr.get("terminationMessagePolicy")), ["File", "FallbackToLogsOnError"], path.child("terminationMessagePolicy")
+    )
     mounts = {c.s(m.get("name")): c.s(m.get("mountPath")) for _, m in c.each(c.lst(ctr.get("volumeMounts")))}
     devices = {c.s(d.get("name")): c.s(d.get("devicePath")) for _, d in c.each(c.lst(ctr.get("volumeDevices")))}
     errs += ports(ctr.get("ports"), path.child("ports"))
@@ -469,10 +460,6 @@ def container_common(ctr: Obj, volumes: dict[str, Obj], path: Path, host_users: 
     errs += env_from(ctr.get("envFrom"), path.child("envFrom"))
     errs += volume_mounts(ctr.get("volumeMounts"), devices, volumes, ctr, path.child("volumeMounts"))
     errs += volume_devices(ctr.get("volumeDevices"), mounts, volumes, path.child("volumeDevices"))
-    pull = c.s(ctr.get("imagePullPolicy"))
-    if not pull:
-        errs.append(fe.required(path.child("imagePullPolicy")))
-    elif pull not in _PULL_POLICIES:
-        errs.append(fe.not_supported(path.child("imagePullPolicy"), pull, _PULL_POLICIES))
+    errs += c.required_enum(c.s(ctr.get("imagePullPolicy")), _PULL_POLICIES, path.child("imagePullPolicy"))
     errs += rs.resource_requirements(ctr.get("resources"), path.child("resources"))
     return errs + security_context(ctr.get("securityContext"), path.child("securityContext"), host_users)

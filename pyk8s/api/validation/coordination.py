@@ -14,10 +14,7 @@ SPEC: Final = Path.of("spec")
 
 
 def validate_lease(lease: Obj, old: Obj | None = None) -> Errs:
-    if old is not None:
-        errs = vm.validate_object_meta_update(lease, old, kube_finalizers=False)
-    else:
-        errs = vm.validate_object_meta(lease, True, c.name_is_dns_subdomain, kube_finalizers=False)
+    errs = vm.object_meta(lease, old, kube_finalizers=False)
     spec = c.dct(lease.get("spec"))
     duration = spec.get("leaseDurationSeconds")
     if isinstance(duration, int) and duration <= 0:

@@ -150,10 +150,7 @@ def _taints(items: Any, path: Path) -> Errs:
         msgs = is_valid_label_value(value)
         if msgs:
             errs.append(fe.invalid(ip.child("value"), value, ";".join(msgs)))
-        if not effect:
-            errs.append(fe.required(ip.child("effect")))
-        elif effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-            errs.append(fe.not_supported(ip.child("effect"), effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]))
+        errs += c.required_enum(effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"], ip.child("effect"))
         if (effect, key) in seen:
             errs.append(fe.FieldError(fe.DUPLICATE, str(ip), t, "taints must be unique by key and effect pair"))
             continue
@@ -172,10 +169,7 @@ def _node_resources(node: Obj) -> Errs:
 def validate_node(node: Obj, old: Obj | None = None) -> Errs:
     meta = Path.of("metadata")
     spec = c.dct(node.get("spec"))
-    if old is None:
-        errs = vm.validate_object_meta(node, False, c.name_is_dns_subdomain)
-    else:
-        errs = vm.validate_object_meta_update(node, old)
+    errs = vm.object_meta(node, old, namespaced=False)
     errs += _taints(spec.get("taints"), meta.child("taints")) if old is None else []
     errs += _node_resources(node)
     if old is None:
@@ -203,8 +197,7 @@ def validate_node(node: Obj, old: Obj | None = None) -> Errs:
 
 
 def validate_service_account(sa: Obj, old: Obj | None = None) -> Errs:
-    errs = vm.validate_object_meta_update(sa, old) if old is not None else []
-    return errs + vm.validate_object_meta(sa, True, c.name_is_dns_subdomain)
+    return vm.object_meta_rechecked(sa, old)
 
 
 # ---------------------------------------------------------------- PersistentVolume(Claim)
@@ -225,6 +218,18 @@ def _access_modes(modes: list[Any], path: Path) -> Errs:
     return errs
 
 
+def _storage_class_and_volume_mode(spec: Obj, path: Path) -> Errs:
+    """The storageClassName and volumeMode checks PersistentVolume and PersistentVolumeClaim specs share."""
+    errs: Errs = []
+    scn = c.s(spec.get("storageClassName"))
+    if scn:
+        errs += [fe.invalid(path.child("storageClassName"), scn, m) for m in c.name_is_dns_subdomain(scn, False)]
+    vmode = spec.get("volumeMode")
+    if vmode is not None and vmode not in _VOLUME_MODES:
+        errs.append(fe.not_supported(path.child("volumeMode"), vmode, _VOLUME_MODES))
+    return errs
+
+
 def pvc_spec(spec: Obj, path: Path) -> Errs:
     errs: Errs = []
     modes = c.lst(spec.get("accessModes"))
@@ -241,12 +246,7 @@ def pvc_spec(spec: Obj, path: Path) -> Errs:
         q = c.parse_quantity(storage)
         if q is not None and q <= 0:
             errs.append(fe.invalid(sp, c.quantity_text(storage), c.NOT_POSITIVE_MSG))
-    scn = c.s(spec.get("storageClassName"))
-    if scn:
-        errs += [fe.invalid(path.child("storageClassName"), scn, m) for m in c.name_is_dns_subdomain(scn, False)]
-    vmode = spec.get("volumeMode")
-    if vmode is not None and vmode not in _VOLUME_MODES:
-        errs.append(fe.not_supported(path.child("volumeMode"), vmode, _VOLUME_MODES))
+    errs += _storage_class_and_volume_mode(spec, path)
     for key in ("dataSource", "dataSourceRef"):
         ref = spec.get(key)
         if ref is None:
@@ -265,8 +265,7 @@ def pvc_spec(spec: Obj, path: Path) -> Errs:
 
 
 def validate_pvc(pvc: Obj, old: Obj | None = None) -> Errs:
-    errs = vm.validate_object_meta_update(pvc, old) if old is not None else []
-    errs += vm.validate_object_meta(pvc, True, c.name_is_dns_subdomain)
+    errs = vm.object_meta_rechecked(pvc, old)
     spec = c.dct(pvc.get("spec"))
     errs += pvc_spec(spec, SPEC)
     if old is None:
@@ -386,20 +385,13 @@ def _pv_spec(spec: Obj) -> Errs:
                 SPEC.child("persistentVolumeReclaimPolicy"), "may not be 'recycle' for a hostPath mount of '/'"
             )
         )
-    scn = c.s(spec.get("storageClassName"))
-    if scn:
-        errs += [fe.invalid(SPEC.child("storageClassName"), scn, m) for m in c.name_is_dns_subdomain(scn, False)]
-    vmode = spec.get("volumeMode")
-    if vmode is not None and vmode not in _VOLUME_MODES:
-        errs.append(fe.not_supported(SPEC.child("volumeMode"), vmode, _VOLUME_MODES))
-    return errs
+    return errs + _storage_class_and_volume_mode(spec, SPEC)
 
 
 def validate_pv(pv: Obj, old: Obj | None = None) -> Errs:
-    errs = vm.validate_object_meta(pv, False, c.name_is_dns_subdomain) + _pv_spec(c.dct(pv.get("spec")))
+    errs = vm.object_meta_rechecked(pv, old, namespaced=False) + _pv_spec(c.dct(pv.get("spec")))
     if old is None:
         return errs
-    errs = vm.validate_object_meta_update(pv, old) + errs
     spec, ospec = c.dct(pv.get("spec")), c.dct(old.get("spec"))
     src_new = {k: spec.get(k) for k in _PV_SOURCES}
     src_old = {k: ospec.get(k) for k in _PV_SOURCES}
@@ -428,20 +420,11 @@ def validate_pv(pv: Obj, old: Obj | None = None) -> Errs:
 
 
 def validate_pod_template(pt: Obj, old: Obj | None = None) -> Errs:
-    errs = (
-        vm.validate_object_meta_update(pt, old)
-        if old is not None
-        else vm.validate_object_meta(pt, True, c.name_is_dns_subdomain)
-    )
-    return errs + vp.pod_template_spec(pt.get("template"), Path.of("template"))
+    return vm.object_meta(pt, old) + vp.pod_template_spec(pt.get("template"), Path.of("template"))
 
 
 def validate_replication_controller(rc: Obj, old: Obj | None = None) -> Errs:
-    errs = (
-        vm.validate_object_meta_update(rc, old)
-        if old is not None
-        else vm.validate_object_meta(rc, True, c.name_is_dns_subdomain)
-    )
+    errs = vm.object_meta(rc, old)
     spec = c.dct(rc.get("spec"))
     errs += c.nonnegative(spec.get("minReadySeconds"), SPEC.child("minReadySeconds"))
     selector = c.dct(spec.get("selector"))

@@ -11,7 +11,6 @@ from pyk8s.api.validation import meta as vm
 from pyk8s.api.validation.common import Errs, Obj
 
 _ADDRESS_TYPES: Final = ["FQDN", "IPv4", "IPv6"]
-_PROTOCOLS: Final = ["SCTP", "TCP", "UDP"]
 
 
 def _address(addr_type: str, address: str, path: Path) -> Errs:
@@ -34,14 +33,10 @@ def _address(addr_type: str, address: str, path: Path) -> Errs:
 
 
 def validate_endpoint_slice(eps: Obj, old: Obj | None = None) -> Errs:
-    errs = vm.validate_object_meta_update(eps, old) if old is not None else []
-    errs += vm.validate_object_meta(eps, True, c.name_is_dns_subdomain)
+    errs = vm.object_meta_rechecked(eps, old)
     addr_type = c.s(eps.get("addressType"))
     valid_types = _ADDRESS_TYPES + (["IP"] if old is not None else [])
-    if not addr_type:
-        errs.append(fe.required(Path.of("addressType")))
-    elif addr_type not in valid_types:
-        errs.append(fe.not_supported(Path.of("addressType"), addr_type, sorted(valid_types)))
+    errs += c.required_enum(addr_type, sorted(valid_types), Path.of("addressType"))
     endpoints = c.lst(eps.get("endpoints"))
     if len(endpoints) > 1000:
         errs.append(fe.too_many(Path.of("endpoints"), len(endpoints), 1000))
@@ -74,8 +69,8 @@ def validate_endpoint_slice(eps: Obj, old: Obj | None = None) -> Errs:
         proto = port.get("protocol")
         if proto is None:
             errs.append(fe.required(pp.child("protocol")))
-        elif proto not in _PROTOCOLS:
-            errs.append(fe.not_supported(pp.child("protocol"), proto, _PROTOCOLS))
+        elif proto not in c.PROTOCOLS:
+            errs.append(fe.not_supported(pp.child("protocol"), proto, c.PROTOCOLS))
         if port.get("appProtocol") is not None:
             errs += c.qualified_name(c.s(port.get("appProtocol")), pp.child("appProtocol"))
     if old is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Final
 
 from pyk8s.api import field_errors as fe
@@ -13,29 +12,8 @@ from pyk8s.api.validation import resources as rs
 from pyk8s.api.validation.common import Errs, Obj
 
 SPEC: Final = Path.of("spec")
-_QUOTA_RESOURCES: Final = frozenset(
-    {
-        "cpu",
-        "memory",
-        "ephemeral-storage",
-        "requests.cpu",
-        "requests.memory",
-        "requests.storage",
-        "requests.ephemeral-storage",
-        "limits.cpu",
-        "limits.memory",
-        "limits.ephemeral-storage",
-        "pods",
-        "resourcequotas",
-        "services",
-        "replicationcontrollers",
-        "secrets",
-        "persistentvolumeclaims",
-        "configmaps",
-        "services.nodeports",
-        "services.loadbalancers",
-    }
-)
+# Upstream's standardQuotaResources: the standard resources except the bare "storage".
+_QUOTA_RESOURCES: Final = rs.STANDARD_RESOURCES - {"storage"}
 _QUOTA_SCOPES: Final = (
     "Terminating",
     "NotTerminating",
@@ -45,10 +23,23 @@ _QUOTA_SCOPES: Final = (
     "CrossNamespacePodAffinity",
 )
 
+# (lesser, greater, section, value shown, message): a LimitRange item's values must not exceed the ones they
+# bound, checked in upstream's order; the error sits on ``section`` and shows the ``value shown`` quantity.
+_LIMIT_ORDER: Final = (
+    ("min", "max", "min", "min", "min value {min} is greater than max value {max}"),
+    ("min", "defaultRequest", "defaultRequest", "defaultRequest",
+     "min value {min} is greater than default request value {defaultRequest}"),
+    ("defaultRequest", "max", "defaultRequest", "defaultRequest",
+     "default request value {defaultRequest} is greater than max value {max}"),
+    ("defaultRequest", "default", "defaultRequest", "defaultRequest",
+     "default request value {defaultRequest} is greater than default limit value {default}"),
+    ("min", "default", "default", "min", "min value {min} is greater than default value {default}"),
+    ("default", "max", "default", "max", "default value {default} is greater than max value {max}"),
+)
+
 
 def validate_limit_range(lr: Obj, old: Obj | None = None) -> Errs:
-    errs = vm.validate_object_meta_update(lr, old) if old is not None else []
-    errs += vm.validate_object_meta(lr, True, c.name_is_dns_subdomain)
+    errs = vm.object_meta_rechecked(lr, old)
     seen: set[str] = set()
     for n, item in c.each(c.lst(c.get(lr, "spec", "limits"))):
         ip = SPEC.child("limits").index(n)
@@ -85,60 +76,10 @@ def validate_limit_range(lr: Obj, old: Obj | None = None) -> Errs:
         for name, found in values.items():
             q = {k: c.parse_quantity(v) for k, v in found.items()}
             t = {k: c.quantity_text(v) for k, v in found.items()}
-
-            def cmp(a: str, b: str, q: dict[str, Decimal | None] = q) -> bool:
-                qa, qb = q.get(a), q.get(b)
-                return qa is not None and qb is not None and qa > qb
-
-            if cmp("min", "max"):
-                errs.append(
-                    fe.invalid(
-                        ip.child("min").key(name),
-                        t["min"],
-                        f"min value {t['min']} is greater than max value {t['max']}",
-                    )
-                )
-            if cmp("min", "defaultRequest"):
-                errs.append(
-                    fe.invalid(
-                        ip.child("defaultRequest").key(name),
-                        t["defaultRequest"],
-                        f"min value {t['min']} is greater than default request value {t['defaultRequest']}",
-                    )
-                )
-            if cmp("defaultRequest", "max"):
-                errs.append(
-                    fe.invalid(
-                        ip.child("defaultRequest").key(name),
-                        t["defaultRequest"],
-                        f"default request value {t['defaultRequest']} is greater than max value {t['max']}",
-                    )
-                )
-            if cmp("defaultRequest", "default"):
-                errs.append(
-                    fe.invalid(
-                        ip.child("defaultRequest").key(name),
-                        t["defaultRequest"],
-                        f"default request value {t['defaultRequest']} is greater than default limit value "
-                        f"{t['default']}",
-                    )
-                )
-            if cmp("min", "default"):
-                errs.append(
-                    fe.invalid(
-                        ip.child("default").key(name),
-                        t["min"],
-                        f"min value {t['min']} is greater than default value {t['default']}",
-                    )
-                )
-            if cmp("default", "max"):
-                errs.append(
-                    fe.invalid(
-                        ip.child("default").key(name),
-                        t["max"],
-                        f"default value {t['default']} is greater than max value {t['max']}",
-                    )
-                )
+            for lesser, greater, section, shown, message in _LIMIT_ORDER:
+                ql, qg = q.get(lesser), q.get(greater)
+                if ql is not None and qg is not None and ql > qg:
+                    errs.append(fe.invalid(ip.child(section).key(name), t[shown], message.format(**t)))
             ratio = q.get("maxLimitRequestRatio")
             if ratio is not None and ratio < 1:
                 errs.append(
@@ -159,11 +100,7 @@ def _quota_resource_name(name: str, path: Path) -> Errs:
 
 
 def validate_resource_quota(rq: Obj, old: Obj | None = None) -> Errs:
-    errs = (
-        vm.validate_object_meta_update(rq, old)
-        if old is not None
-        else vm.validate_object_meta(rq, True, c.name_is_dns_subdomain)
-    )
+    errs = vm.object_meta(rq, old)
     spec = c.dct(rq.get("spec"))
     sections = [("spec", "hard")] + ([("status", "hard"), ("status", "used")] if old is None else [])
     for top, sect in sections:

@@ -171,6 +171,28 @@ def validate_object_meta_update(new: Obj, old: Obj, path: Path = META, kube_fina
     return errs
 
 
+def object_meta(
+    obj: Obj,
+    old: Obj | None,
+    namespaced: bool = True,
+    name_fn: NameFn = c.name_is_dns_subdomain,
+    kube_finalizers: bool = True,
+) -> Errs:
+    """``validate_object_meta`` on create, ``validate_object_meta_update`` on update (``old`` given)."""
+    if old is None:
+        return validate_object_meta(obj, namespaced, name_fn, kube_finalizers=kube_finalizers)
+    return validate_object_meta_update(obj, old, kube_finalizers=kube_finalizers)
+
+
+def object_meta_rechecked(
+    obj: Obj, old: Obj | None, namespaced: bool = True, name_fn: NameFn = c.name_is_dns_subdomain
+) -> Errs:
+    """For kinds whose update also re-runs the create checks: ``validate_object_meta_update`` (on update)
+    followed by ``validate_object_meta``."""
+    errs = validate_object_meta_update(obj, old) if old is not None else []
+    return errs + validate_object_meta(obj, namespaced, name_fn)
+
+
 def template_object_meta(meta: Any, path: Path) -> Errs:
     """Embedded templates (PVC templates) may carry only labels and annotations."""
     m = c.dct(meta)

@@ -45,37 +45,11 @@ def tolerations(items: Any, path: Path) -> Errs:
     return errs
 
 
-def node_selector_requirement(req: Obj, path: Path, allow_invalid_values: bool) -> Errs:
-    op, values = c.s(req.get("operator")), c.lst(req.get("values"))
-    errs: Errs = []
-    if op in ("In", "NotIn"):
-        if not values:
-            errs.append(fe.required(path.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"))
-    elif op in ("Exists", "DoesNotExist"):
-        if values:
-            errs.append(
-                fe.forbidden(path.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
-            )
-    elif op in ("Gt", "Lt"):
-        if len(values) != 1:
-            errs.append(
-                fe.required(path.child("values"), "must be specified single value when `operator` is 'Lt' or 'Gt'")
-            )
-    else:
-        errs.append(fe.invalid(path.child("operator"), op, "not a valid selector operator"))
-    errs += c.label_name(c.s(req.get("key")), path.child("key"))
-    if not allow_invalid_values:
-        from pyk8s.api.validation_names import is_valid_label_value
-
-        for n, v in enumerate(values):
-            errs += [fe.invalid(path.child("values").index(n), c.s(v), m) for m in is_valid_label_value(c.s(v))]
-    return errs
-
-
 def node_selector_term(term: Obj, path: Path, allow_invalid_values: bool) -> Errs:
     errs: Errs = []
     for n, req in c.each(c.lst(term.get("matchExpressions"))):
-        errs += node_selector_requirement(req, path.child("matchExpressions").index(n), allow_invalid_values)
+        rp = path.child("matchExpressions").index(n)
+        errs += c.selector_requirement(req, rp, allow_invalid_values, numeric_ops=True)
     for n, req in c.each(c.lst(term.get("matchFields"))):
         rp = path.child("matchFields").index(n)
         if req.get("operator") in ("In", "NotIn"):

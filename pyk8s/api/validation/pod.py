@@ -213,16 +213,9 @@ def pod_spec(spec: Obj, path: Path, is_pod: bool) -> Errs:
                             "must match `containerPort` when `hostNetwork` is true",
                         )
                     )
-    restart = c.s(spec.get("restartPolicy"))
-    if not restart:
-        errs.append(fe.required(path.child("restartPolicy")))
-    elif restart not in _RESTART_POLICIES:
-        errs.append(fe.not_supported(path.child("restartPolicy"), restart, _RESTART_POLICIES))
+    errs += c.required_enum(c.s(spec.get("restartPolicy")), _RESTART_POLICIES, path.child("restartPolicy"))
     dns = c.s(spec.get("dnsPolicy"))
-    if not dns:
-        errs.append(fe.required(path.child("dnsPolicy")))
-    elif dns not in _DNS_POLICIES:
-        errs.append(fe.not_supported(path.child("dnsPolicy"), dns, _DNS_POLICIES))
+    errs += c.required_enum(dns, _DNS_POLICIES, path.child("dnsPolicy"))
     errs += c.label_map(spec.get("nodeSelector"), path.child("nodeSelector"))
     errs += _pod_security_context(spec.get("securityContext"), spec, path.child("securityContext"))
     for n, ref in enumerate(c.lst(spec.get("imagePullSecrets"))):

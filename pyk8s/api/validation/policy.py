@@ -14,11 +14,7 @@ SPEC: Final = Path.of("spec")
 
 
 def validate_pdb(pdb: Obj, old: Obj | None = None) -> Errs:
-    errs = (
-        vm.validate_object_meta_update(pdb, old)
-        if old is not None
-        else vm.validate_object_meta(pdb, True, c.name_is_dns_subdomain)
-    )
+    errs = vm.object_meta(pdb, old)
     spec = c.dct(pdb.get("spec"))
     min_a, max_u = spec.get("minAvailable"), spec.get("maxUnavailable")
     if min_a is not None and max_u is not None:

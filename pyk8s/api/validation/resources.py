@@ -14,30 +14,6 @@ from pyk8s.api.validation import common as c
 from pyk8s.api.validation.common import Errs
 
 _STANDARD_CONTAINER_RESOURCES: Final = frozenset({"cpu", "memory", "ephemeral-storage"})
-STANDARD_RESOURCES: Final = frozenset(
-    {
-        "cpu",
-        "memory",
-        "ephemeral-storage",
-        "requests.cpu",
-        "requests.memory",
-        "requests.ephemeral-storage",
-        "limits.cpu",
-        "limits.memory",
-        "limits.ephemeral-storage",
-        "pods",
-        "resourcequotas",
-        "services",
-        "replicationcontrollers",
-        "secrets",
-        "configmaps",
-        "persistentvolumeclaims",
-        "storage",
-        "requests.storage",
-        "services.nodeports",
-        "services.loadbalancers",
-    }
-)
 INTEGER_RESOURCES: Final = frozenset(
     {
         "pods",
@@ -51,6 +27,19 @@ INTEGER_RESOURCES: Final = frozenset(
         "services.loadbalancers",
     }
 )
+STANDARD_RESOURCES: Final = INTEGER_RESOURCES | {
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "storage",
+    "requests.storage",
+}
 
 
 def is_hugepages(name: str) -> bool:

@@ -15,7 +15,6 @@ from pyk8s.api.validation import meta as vm
 from pyk8s.api.validation.common import Errs, Obj
 
 SPEC: Final = Path.of("spec")
-_PROTOCOLS: Final = ["SCTP", "TCP", "UDP"]
 _TYPES: Final = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 
 
@@ -47,13 +46,8 @@ def _port(port: Obj, require_name: bool, names: set[str], path: Path) -> Errs:
         if name in names:
             errs.append(fe.duplicate(path.child("name"), name))
         names.add(name)
-    num = c.i(port.get("port"))
-    errs += [fe.invalid(path.child("port"), num, m) for m in c.is_valid_port_num(num)]
-    proto = c.s(port.get("protocol"))
-    if not proto:
-        errs.append(fe.required(path.child("protocol")))
-    elif proto not in _PROTOCOLS:
-        errs.append(fe.not_supported(path.child("protocol"), proto, _PROTOCOLS))
+    errs += c.port_number(c.i(port.get("port")), path.child("port"))
+    errs += c.required_enum(c.s(port.get("protocol")), c.PROTOCOLS, path.child("protocol"))
     errs += c.port_num_or_name(port.get("targetPort", 0), path.child("targetPort"))
     if port.get("appProtocol") is not None:
         errs += c.qualified_name(c.s(port.get("appProtocol")), path.child("appProtocol"))
@@ -148,10 +142,7 @@ def validate_service(svc: Obj) -> Errs:
     if spec.get("selector") is not None:
         errs += c.label_map(spec.get("selector"), SPEC.child("selector"))
     affinity = c.s(spec.get("sessionAffinity"))
-    if not affinity:
-        errs.append(fe.required(SPEC.child("sessionAffinity")))
-    elif affinity not in ("ClientIP", "None"):
-        errs.append(fe.not_supported(SPEC.child("sessionAffinity"), affinity, ["ClientIP", "None"]))
+    errs += c.required_enum(affinity, ["ClientIP", "None"], SPEC.child("sessionAffinity"))
     cfg_path = SPEC.child("sessionAffinityConfig")
     if affinity == "ClientIP":
         timeout = c.get(spec, "sessionAffinityConfig", "clientIP", "timeoutSeconds")
@@ -175,10 +166,7 @@ def validate_service(svc: Obj) -> Errs:
     for n, ip in enumerate(c.lst(spec.get("externalIPs"))):
         ip_errs = c.is_valid_ip(SPEC.child("externalIPs").index(n), c.s(ip))
         errs += ip_errs or c.non_special_ip(c.s(ip), SPEC.child("externalIPs").index(n))
-    if not typ:
-        errs.append(fe.required(SPEC.child("type")))
-    elif typ not in _TYPES:
-        errs.append(fe.not_supported(SPEC.child("type"), typ, _TYPES))
+    errs += c.required_enum(typ, _TYPES, SPEC.child("type"))
     seen_node_ports: set[tuple[str, int]] = set()
     seen_ports: set[tuple[str, int]] = set()
     for n, port in c.each(ports):
@@ -253,7 +241,7 @@ def _traffic_policies(spec: Obj) -> Errs:
             )
         )
     elif needs_hc and hc:
-        errs += [fe.invalid(SPEC.child("healthCheckNodePort"), hc, m) for m in c.is_valid_port_num(hc)]
+        errs += c.port_number(hc, SPEC.child("healthCheckNodePort"))
     itp = spec.get("internalTrafficPolicy")
     if itp is None and spec.get("type") in ("NodePort", "LoadBalancer", "ClusterIP"):
         errs.append(fe.required(SPEC.child("internalTrafficPolicy")))
@@ -351,8 +339,7 @@ def _endpoint_address(addr: Obj, path: Path) -> Errs:
 
 
 def validate_endpoints(ep: Obj, old: Obj | None = None) -> Errs:
-    errs = vm.validate_object_meta_update(ep, old) if old is not None else []
-    errs += vm.validate_object_meta(ep, True, c.name_is_dns_subdomain)
+    errs = vm.object_meta_rechecked(ep, old)
     for n, ss in c.each(c.lst(ep.get("subsets"))):
         sp = Path.of("subsets").index(n)
         if not c.lst(ss.get("addresses")) and not c.lst(ss.get("notReadyAddresses")):
@@ -368,11 +355,6 @@ def validate_endpoints(ep: Obj, old: Obj | None = None) -> Errs:
                 errs.append(fe.required(pp.child("name")))
             elif name:
                 errs += c.dns1123_label(name, pp.child("name"))
-            num = c.i(port.get("port"))
-            errs += [fe.invalid(pp.child("port"), num, m) for m in c.is_valid_port_num(num)]
-            proto = c.s(port.get("protocol"))
-            if not proto:
-                errs.append(fe.required(pp.child("protocol")))
-            elif proto not in _PROTOCOLS:
-                errs.append(fe.not_supported(pp.child("protocol"), proto, _PROTOCOLS))
+            errs += c.port_number(c.i(port.get("port")), pp.child("port"))
+            errs += c.required_enum(c.s(port.get("protocol")), c.PROTOCOLS, pp.child("protocol"))
     return errs
