@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from pyk8s.api import errors
 from pyk8s.api.resources import TABLE, ResourceTable
-from pyk8s.apiserver import discovery, openapi, reviews
+from pyk8s.apiserver import discovery, openapi, openapi_v2, reviews
 from pyk8s.apiserver.admission import Admission
 from pyk8s.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
 from pyk8s.apiserver.authn import Authenticator
@@ -99,8 +99,8 @@ class APIServer:
             raise errors.ServiceUnavailable("the apiserver is starting", headers={"Retry-After": "5"})
         if path == "/metrics":
             return web.Response(body=generate_latest(self.metrics), headers={"Content-Type": CONTENT_TYPE_LATEST})
-        if path.startswith("/openapi/"):
-            return self._openapi(path)
+        if path.startswith("/openapi/") or path == openapi_v2.LEGACY_SWAGGER_PATH:
+            return self._openapi(request, path)
         info = parse_path(self.table, path)
         if info is None:
             return self._discovery(request, path)
@@ -115,7 +115,16 @@ class APIServer:
             return web.Response(status=500, text="[-]poststarthook/bootstrap failed: not finished\nreadyz check failed\n")
         return web.Response(text="ok", content_type="text/plain")
 
-    def _openapi(self, path: str) -> web.StreamResponse:
+    def _openapi(self, request: web.Request, path: str) -> web.StreamResponse:
+        if path in (openapi_v2.OPENAPI_V2_PATH, openapi_v2.LEGACY_SWAGGER_PATH):
+            rep = openapi_v2.openapi_v2_representation(self.table, request.headers.get("Accept"),
+                                                       legacy=path == openapi_v2.LEGACY_SWAGGER_PATH)
+            if rep is None:
+                return web.Response(status=406, headers={"Vary": "Accept"})
+            headers = {"Content-Type": rep.content_type, "ETag": rep.etag, "Vary": "Accept"}
+            if request.headers.get("If-None-Match") == rep.etag:
+                return web.Response(status=304, headers=headers)
+            return web.Response(body=rep.body, headers=headers)
         if path == "/openapi/v3" or path == "/openapi/v3/":
             return json_response(openapi.openapi_index(self.table))
         if path.startswith("/openapi/v3/"):

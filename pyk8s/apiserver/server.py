@@ -16,6 +16,7 @@ from aiohttp import web
 from pyk8s.apiserver.app import APIServer
 from pyk8s.apiserver.authn import load_token_file
 from pyk8s.apiserver.bootstrap import bootstrap
+from pyk8s.apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, compact_periodically
 from pyk8s.pki.bootstrap import ensure_apiserver_pki, write_admin_kubeconfig
 from pyk8s.storage.factory import open_store
 
@@ -32,6 +33,7 @@ class APIServerConfig:
     service_cluster_ip_range: str = "10.96.0.0/12"
     service_node_port_range: tuple[int, int] = (30000, 32767)
     token_auth_file: str | None = None
+    compaction_interval: float = DEFAULT_COMPACTION_INTERVAL
     extra_sans: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -96,6 +98,7 @@ async def run_apiserver(cfg: APIServerConfig, started: asyncio.Event | None = No
               file=sys.stderr, flush=True)
         if started is not None:
             started.set()
+        await compact_periodically(store, cfg.compaction_interval)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -18,6 +18,15 @@ def _port_range(text: str) -> tuple[int, int]:
     return low, high
 
 
+def _duration_seconds(text: str, flag: str) -> float:
+    from pyk8s.api.protobuf import parse_go_duration
+
+    try:
+        return parse_go_duration(text) / 1e9
+    except Exception as e:
+        raise click.BadParameter(f"{flag}: {e}") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """pyk8s: Kubernetes, written in Python."""
@@ -33,6 +42,8 @@ def _apiserver_options(f):  # type: ignore[no-untyped-def]
         click.option("--service-cluster-ip-range", default="10.96.0.0/12", show_default=True),
         click.option("--service-node-port-range", default="30000-32767", show_default=True),
         click.option("--token-auth-file", default=None, type=click.Path(dir_okay=False, exists=True)),
+        click.option("--etcd-compaction-interval", "compaction_interval", default="5m0s", show_default=True,
+                     help="How often the store is compacted (Go duration; 0 disables)."),
         click.option("-v", "--v", "verbosity", default=0, type=int, help="Log verbosity (klog levels)."),
     ]
     for opt in reversed(options):
@@ -42,7 +53,7 @@ def _apiserver_options(f):  # type: ignore[no-untyped-def]
 
 def _run_apiserver(data_dir: str, secure_port: int, bind_address: str, advertise_address: str,
                    datastore_endpoint: str | None, service_cluster_ip_range: str, service_node_port_range: str,
-                   token_auth_file: str | None, verbosity: int) -> None:
+                   token_auth_file: str | None, compaction_interval: str, verbosity: int) -> None:
     from pyk8s.apiserver.server import APIServerConfig, run_apiserver
 
     logs.setup(verbosity, "apiserver")
@@ -50,6 +61,7 @@ def _run_apiserver(data_dir: str, secure_port: int, bind_address: str, advertise
         data_dir=data_dir, secure_port=secure_port, bind_address=bind_address, advertise_address=advertise_address,
         datastore_endpoint=datastore_endpoint, service_cluster_ip_range=service_cluster_ip_range,
         service_node_port_range=_port_range(service_node_port_range), token_auth_file=token_auth_file,
+        compaction_interval=_duration_seconds(compaction_interval, "--etcd-compaction-interval"),
     )
     run(run_apiserver(cfg))
 

@@ -86,7 +86,22 @@ def test_create_get_describe_and_edit_verbs(any_kubectl: Kubectl, any_namespace:
     for kind in ("pod/solo", "service/web", "deployment.apps/web", "job.batch/once", "cronjob.batch/every"):
         assert kind in get_all, kind
 
-    assert "Name:" in k("describe", "pod", "solo", *n)
+    uid = k("get", "pod", "solo", "-o", "jsonpath={.metadata.uid}", *n)
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "solo.1", "namespace": ns},
+             "involvedObject": {"kind": "Pod", "name": "solo", "namespace": ns, "uid": uid, "apiVersion": "v1"},
+             "reason": "Pulling", "message": "Pulling image \"nginx\"", "type": "Normal", "count": 1,
+             "source": {"component": "kubelet", "host": "node-a"},
+             "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"}
+    k("create", "-f", "-", input=json.dumps(event))
+    described = k("describe", "pod", "solo", *n)
+    assert re.search(r"Normal\s+Pulling\s+.*kubelet.*Pulling image", described), described
+    node_name = f"node-{ns}"
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node_name, "labels": {"kubernetes.io/hostname": node_name}},
+            "status": {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"}}}
+    k("create", "-f", "-", input=json.dumps(node))
+    assert f"Name:               {node_name}" in k("describe", "node", node_name)
+    assert re.search(rf"{node_name}\s+(NotReady|Unknown)\s+<none>", k("get", "nodes"))
+    k("delete", "node", node_name)
     d = k("describe", "deployment", "web", *n)
     assert "RollingUpdateStrategy:  25% max unavailable, 25% max surge" in d
     assert "Type:" in k("describe", "service", "web", *n)
@@ -138,6 +153,13 @@ def test_create_get_describe_and_edit_verbs(any_kubectl: Kubectl, any_namespace:
     rep.write_text(json.dumps(live))
     assert "configmap/cfg replaced" in k("replace", "-f", str(rep), *n)
 
+    assert "horizontalpodautoscaler.autoscaling/web autoscaled" in k(
+        "autoscale", "deploy", "web", "--min=1", "--max=3", "--cpu-percent=50", *n)
+    assert re.search(r"web\s+Deployment/web\s+.*\s+1\s+3\s+", k("get", "hpa", *n))
+    hpa_v2 = json.loads(k("get", "hpa.v2.autoscaling", "web", "-o", "json", *n))
+    assert hpa_v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 50
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", k("cluster-info"))
+    assert "Kubernetes control plane is running at https://127.0.0.1:" in plain
     can = k.run("auth", "can-i", "create", "pods", *n)
     assert can.stdout.strip() == "yes"
     explained = k("explain", "deployment.spec.replicas")
