@@ -41,8 +41,7 @@ async def _ensure(server: APIServer, group: str, version: str, plural: str, obj:
 async def repair_allocators(server: APIServer) -> None:
     svc = server.table.lookup("", "v1", "services")
     assert svc is not None
-    services, _, _ = await server.registry.objects(svc).list("")
-    server.services.repair(services)
+    server.services.repair((await server.registry.objects(svc).list("")).items)
 
 
 async def bootstrap(server: APIServer) -> None:

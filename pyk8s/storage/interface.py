@@ -28,6 +28,8 @@ class ListResult:
     revision: int
     # True when `limit` cut the result short; continue with start_after=items[-1].key at the same revision.
     more: bool
+    # When `more`: how many live keys under the prefix come after the returned ones (etcd's count - len(items)).
+    remaining: int = 0
 
 
 class EventType(Enum):

@@ -174,7 +174,8 @@ class DeleteHandler:
         r = info.resource
         opts = parse_delete_options(await read_body(request), request.query)
         accept = make_filter(r, request.query)
-        objs, rv, _ = await self.registry.objects(r).list(info.namespace, accept=accept)
+        listed = await self.registry.objects(r).list(info.namespace, accept=accept)
+        objs, rv = listed.items, listed.revision
         items = []
         for obj in objs:
             try:

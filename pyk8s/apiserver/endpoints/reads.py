@@ -16,7 +16,7 @@ from pyk8s.api.resources import Resource
 from pyk8s.apiserver import tables
 from pyk8s.apiserver.endpoints.common import json_response
 from pyk8s.apiserver.negotiation import OutputForm
-from pyk8s.apiserver.registry.objectstore import decode_continue, parse_rv
+from pyk8s.apiserver.registry.objectstore import decode_continue, encode_continue, parse_rv
 from pyk8s.apiserver.registry.registry import Registry
 from pyk8s.apiserver.request import RequestInfo, query_flag
 
@@ -25,6 +25,16 @@ Obj = dict[str, Any]
 # Upstream holds watches open for a random 30-60 min when the client asks for no timeout.
 MIN_WATCH_TIMEOUT = 1800.0
 BOOKMARK_INTERVAL = 60.0
+# Upstream's watch cache sends a last bookmark this long before a watch's deadline.
+BOOKMARK_BEFORE_DEADLINE = 2.0
+# Upstream's message (storage/etcd3) for a continue token whose revision was compacted; the Status carries a
+# fresh token (revision -1) that continues after the same key at the newest revision.
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
 
 
 def make_filter(r: Resource, query: Any) -> Callable[[Obj], bool] | None:
@@ -71,6 +81,7 @@ async def list_(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
     token = q.get("continue", "")
     if token:
         revision, start_after = decode_continue(token)
+        revision = max(revision, 0)  # -1: an inconsistent continuation, served at the newest revision
     else:
         rv = q.get("resourceVersion", "")
         match = q.get("resourceVersionMatch", "")
@@ -78,19 +89,31 @@ async def list_(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
             revision = parse_rv(rv)
         elif match not in ("", "NotOlderThan"):
             raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: "{match}"')
-    objs, list_rv, cont = await reg.objects(r).list(info.namespace, revision=revision, limit=max(limit, 0),
-                                                    start_after=start_after, accept=accept)
-    objs = [reg.to_version(r, o) for o in objs]
-    rv_text = str(list_rv)
+    try:
+        page = await reg.objects(r).list(info.namespace, revision=revision, limit=max(limit, 0),
+                                         start_after=start_after, accept=accept)
+    except errors.Expired:
+        if not token:
+            raise
+        status = errors.Expired(INCONSISTENT_CONTINUE).status()
+        status["metadata"] = {"continue": encode_continue(-1, start_after)}
+        return json_response(status, 410)
+    objs = [reg.to_version(r, o) for o in page.items]
+    rv_text, cont = str(page.revision), page.continue_token
     if form.table:
         io = tables.include_object_option(q.get("includeObject"))
-        return json_response(tables.table(r, objs, resource_version=rv_text, continue_token=cont, include_object=io))
+        return json_response(tables.table(r, objs, resource_version=rv_text, continue_token=cont, include_object=io,
+                                          remaining=page.remaining))
     if form.partial_metadata:
-        return json_response(tables.partial_metadata_list(objs, rv_text, cont))
-    md: Obj = {"resourceVersion": rv_text}
-    if cont:
-        md["continue"] = cont
+        return json_response(tables.partial_metadata_list(objs, rv_text, cont, page.remaining))
+    md = tables.list_meta(rv_text, cont, page.remaining)
     return json_response({"kind": r.list_kind, "apiVersion": r.group_version, "metadata": md, "items": objs})
+
+
+def _next_bookmark(now: float, deadline: float) -> float | None:
+    """When the next BOOKMARK is due: every minute, and a last one shortly before the deadline (as upstream)."""
+    due = min(now + BOOKMARK_INTERVAL, deadline - BOOKMARK_BEFORE_DEADLINE)
+    return due if due > now else None
 
 
 def _event_line(event_type: str, obj: Obj) -> bytes:
@@ -117,7 +140,8 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
     objects = reg.objects(r)
     initial: list[Obj] = []
     if rv_param in ("", "0"):
-        initial, list_rv, _ = await objects.list(info.namespace, accept=accept)
+        first = await objects.list(info.namespace, accept=accept)
+        initial, list_rv = first.items, first.revision
         start = list_rv
     else:
         start = parse_rv(rv_param)
@@ -146,20 +170,31 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
     last_rv = start
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    next_bookmark = _next_bookmark(loop.time(), deadline) if bookmarks else None
     stream = objects.watch(info.namespace, start).__aiter__()
+    # The pending read is never cancelled on a timeout: cancelling it would end the store's watch generator.
+    pending: asyncio.Future[Any] | None = None
     try:
         while True:
-            remaining = deadline - loop.time()
+            now = loop.time()
+            remaining = deadline - now
             if remaining <= 0:
                 break
-            try:
-                ev = await asyncio.wait_for(stream.__anext__(), timeout=min(remaining, BOOKMARK_INTERVAL))
-            except TimeoutError:
-                if bookmarks and loop.time() < deadline:
-                    await resp.write(_event_line("BOOKMARK", {
-                        "kind": r.kind, "apiVersion": r.group_version,
-                        "metadata": {"resourceVersion": str(last_rv)}}))
+            if next_bookmark is not None and now >= next_bookmark:
+                await resp.write(_event_line("BOOKMARK", {
+                    "kind": r.kind, "apiVersion": r.group_version,
+                    "metadata": {"resourceVersion": str(last_rv)}}))
+                next_bookmark = _next_bookmark(now, deadline)
                 continue
+            wait = remaining if next_bookmark is None else min(remaining, next_bookmark - now)
+            if pending is None:
+                pending = asyncio.ensure_future(stream.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=wait)
+            if not done:
+                continue
+            read, pending = pending, None
+            try:
+                ev = read.result()
             except StopAsyncIteration:
                 break
             except errors.StatusError as e:
@@ -178,11 +213,16 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
                 await resp.write(_event_line(ev.type, render(ev.obj)))
             elif now_ok:
                 await resp.write(_event_line("ADDED", render(ev.obj)))
-            elif was_ok:
-                await resp.write(_event_line("DELETED", render(ev.obj)))
+            elif was_ok and ev.old is not None:
+                # Upstream: the previous (matching) content, at the event's resourceVersion.
+                ev.old["metadata"]["resourceVersion"] = str(ev.revision)
+                await resp.write(_event_line("DELETED", render(ev.old)))
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait({pending})
         with contextlib.suppress(Exception):
             await stream.aclose()  # type: ignore[attr-defined]
     with contextlib.suppress(ConnectionResetError):

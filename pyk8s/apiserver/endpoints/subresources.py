@@ -111,10 +111,12 @@ class SubresourceHandler:
         async def assign(current: Obj) -> Obj | None:
             md = current["metadata"]
             if md.get("deletionTimestamp"):
-                raise errors.conflict("pods", "", pod_name, "pod is being deleted, cannot be assigned to a host")
+                raise errors.conflict("pods/binding", "", pod_name,
+                                      f"pod {pod_name} is being deleted, cannot be assigned to a host")
             node = (current.get("spec") or {}).get("nodeName")
             if node:
-                raise errors.conflict("pods", "", pod_name, f"pod {pod_name} is already assigned to node \"{node}\"")
+                raise errors.conflict("pods/binding", "", pod_name,
+                                      f"pod {pod_name} is already assigned to node \"{node}\"")
             want_uid = (body.get("metadata") or {}).get("uid")
             if want_uid and want_uid != md.get("uid"):
                 raise errors.conflict("pods", "", pod_name, "Precondition failed: UID in precondition: "

@@ -157,9 +157,12 @@ class WriteHandler:
             nm["managedFields"] = om["managedFields"]
 
     async def update_object(self, r: Resource, info: RequestInfo, ctx: RequestContext, make_new: Any,
-                            *, subresource: str = "", create_if_missing: Any = None) -> tuple[Obj, bool]:
+                            *, subresource: str = "", create_if_missing: Any = None,
+                            applied: bool = False) -> tuple[Obj, bool]:
         """Shared PUT/PATCH machinery: `make_new(current) -> new` builds the candidate from the live object.
 
+        `applied`: the candidate comes from server-side apply and already carries its managedFields (an Apply
+        entry), so no Update entry is recorded and a change of ownership alone is a real write.
         Returns (object, created).
         """
         reg = self.registry
@@ -189,17 +192,22 @@ class WriteHandler:
             new = reg.to_storage(r, new)
             self._carry_system_meta(new, current)
             apply_defaults(sr.group, sr.version, sr.kind, new)
+            applied_fields = new["metadata"].get("managedFields") if applied else None
             if subresource == "status":
                 strategy.prepare_for_status_update(new, current, ctx)
             else:
                 strategy.prepare_for_update(new, current, ctx)
+            if applied_fields is not None:
+                new["metadata"]["managedFields"] = applied_fields
             self._validate(sr, new, current)
-            if _without_volatile(new) == _without_volatile(current):
+            if _without_volatile(new) == _without_volatile(current) and \
+                    (not applied or _ownership(new) == _ownership(current)):
                 result["obj"] = current
                 return None
             if subresource != "status":
                 await strategy.before_update(new, current, ctx)
-            self._managed(sr, current, new, ctx, subresource)
+            if not applied:
+                self._managed(sr, current, new, ctx, subresource)
             if ctx.dry_run:
                 result["obj"] = new
                 return None
@@ -337,8 +345,14 @@ class WriteHandler:
                 return await self.create_object(r, applied, ctx, managed=False)
             create = create_missing
         obj, created = await self.update_object(r, info, ctx, make_new, subresource=info.subresource,
-                                                create_if_missing=create)
+                                                create_if_missing=create, applied=flavour == "apply")
         return json_response(obj, 201 if created else 200, warnings=ctx.warnings)
+
+
+def _ownership(obj: Obj) -> list[Obj]:
+    """managedFields without their timestamps: who owns what."""
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    return [{k: v for k, v in e.items() if k != "time"} for e in entries if isinstance(e, dict)]
 
 
 def _without_volatile(obj: Obj) -> Obj:

@@ -106,6 +106,10 @@ class ServiceStrategy(Strategy):
     def initial_status(self, obj: Obj) -> Any:
         return {"loadBalancer": {}}
 
+    def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        super().prepare_for_update(new, old, ctx)
+        drop_type_dependent_fields(new.setdefault("spec", {}), old.get("spec") or {})
+
     def _invalid_ip(self, obj: Obj, ip: str, why: str) -> errors.Invalid:
         return errors.invalid("Service", "", meta.name_of(obj), [{
             "reason": "FieldValueInvalid", "field": "spec.clusterIPs",
@@ -214,3 +218,36 @@ class ServiceStrategy(Strategy):
             for p in spec.get("ports") or []:
                 if p.get("nodePort") and self.ports.contains(p["nodePort"]):
                     self.ports.used.add(p["nodePort"])
+
+
+def _node_ports(spec: Obj) -> set[int]:
+    return {p["nodePort"] for p in spec.get("ports") or [] if p.get("nodePort")}
+
+
+def _externally_accessible(spec: Obj) -> bool:
+    kind = spec.get("type", "ClusterIP")
+    return kind in ("NodePort", "LoadBalancer") or (kind == "ClusterIP" and bool(spec.get("externalIPs")))
+
+
+def drop_type_dependent_fields(new: Obj, old: Obj) -> None:
+    """Wipe what the old type needed and the new one does not, unless the client changed it too (upstream).
+
+    This is what lets a NodePort Service become ClusterIP: its node ports (then released) and its
+    externalTrafficPolicy go away instead of failing validation.
+    """
+    old_type, new_type = old.get("type", "ClusterIP"), new.get("type", "ClusterIP")
+    needs_ports = ("NodePort", "LoadBalancer")
+    if old_type in needs_ports and new_type not in needs_ports and _node_ports(old) == _node_ports(new):
+        for port in new.get("ports") or []:
+            port.pop("nodePort", None)
+    old_hc = old_type == "LoadBalancer" and old.get("externalTrafficPolicy") == "Local"
+    new_hc = new_type == "LoadBalancer" and new.get("externalTrafficPolicy") == "Local"
+    if old_hc and not new_hc and old.get("healthCheckNodePort") == new.get("healthCheckNodePort"):
+        new.pop("healthCheckNodePort", None)
+    if old_type == "LoadBalancer" and new_type != "LoadBalancer":
+        for key in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if old.get(key) == new.get(key):
+                new.pop(key, None)
+    if _externally_accessible(old) and not _externally_accessible(new) and \
+            old.get("externalTrafficPolicy") == new.get("externalTrafficPolicy"):
+        new.pop("externalTrafficPolicy", None)

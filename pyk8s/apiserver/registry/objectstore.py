@@ -50,6 +50,14 @@ def parse_rv(value: str | None, *, what: str = "resourceVersion") -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class ListPage:
+    items: list[Obj]
+    revision: int
+    continue_token: str = ""        # '' when the list is complete
+    remaining: int | None = None    # objects after this page, when known
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectEvent:
     type: str            # ADDED | MODIFIED | DELETED
     obj: Obj
@@ -112,8 +120,8 @@ class ObjectStore:
         return decode(kv.value, kv.mod_revision)
 
     async def list(self, namespace: str, *, revision: int = 0, limit: int = 0, start_after: str = "",
-                   accept: Callable[[Obj], bool] | None = None) -> tuple[list[Obj], int, str]:
-        """Objects (filtered by `accept`), the list revision, and a continue token ('' when done)."""
+                   accept: Callable[[Obj], bool] | None = None) -> ListPage:
+        """Objects (filtered by `accept`) at one revision, one page of at most `limit` when limit > 0."""
         prefix = self.resource.namespace_prefix(namespace)
         out: list[Obj] = []
         while True:
@@ -128,10 +136,12 @@ class ObjectStore:
                 if accept is None or accept(obj):
                     out.append(obj)
             if not res.more:
-                return out, revision, ""
+                return ListPage(out, revision)
             start_after = res.items[-1].key
             if limit and len(out) >= limit:
-                return out, revision, encode_continue(revision, start_after)
+                # Upstream reports remainingItemCount only when no selector filters the list.
+                remaining = res.remaining if accept is None else None
+                return ListPage(out, revision, encode_continue(revision, start_after), remaining)
 
     # ---- writes ----
     async def create(self, obj: Obj) -> Obj:

@@ -23,6 +23,8 @@ GENERATION_KINDS = frozenset(
         ("autoscaling", "horizontalpodautoscalers"), ("policy", "poddisruptionbudgets"),
     }
 )
+# Kinds whose annotation changes bump generation too (a Deployment's annotations are copied to its ReplicaSets).
+ANNOTATION_GENERATION_KINDS = frozenset({("apps", "deployments")})
 
 
 @dataclass(slots=True)
@@ -77,6 +79,10 @@ class Strategy:
 
     def spec_changed(self, new: Obj, old: Obj) -> bool:
         ignore = {"metadata", "status", "apiVersion", "kind"}
+        if (self.resource.group, self.resource.plural) in ANNOTATION_GENERATION_KINDS:
+            new_ann = (new.get("metadata") or {}).get("annotations") or {}
+            if new_ann != ((old.get("metadata") or {}).get("annotations") or {}):
+                return True
         return {k: v for k, v in new.items() if k not in ignore} != {k: v for k, v in old.items() if k not in ignore}
 
     # ---- update of the status subresource ----

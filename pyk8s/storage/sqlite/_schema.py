@@ -76,6 +76,11 @@ _LIST_TEMPLATE = (
     " CROSS JOIN log AS kv ON kv.id = latest.id WHERE kv.deleted = 0{order} LIMIT ?"
 )
 
+_COUNT_AT_TEMPLATE = (
+    "SELECT COUNT(*) FROM (SELECT MAX(id) AS id FROM log WHERE {where} AND id <= ? GROUP BY name) AS latest"
+    " CROSS JOIN log AS kv ON kv.id = latest.id WHERE kv.deleted = 0"
+)
+
 _COUNT_TEMPLATE = (
     "SELECT COUNT(*) FROM (SELECT MAX(id) AS id FROM log WHERE {where} GROUP BY name) AS latest"
     " CROSS JOIN log AS kv ON kv.id = latest.id WHERE kv.deleted = 0"
@@ -158,6 +163,14 @@ def list_sql(prefix: str, start_after: str, *, ordered: bool) -> tuple[str, list
         params.append(start_after)
     order = " ORDER BY latest.name" if ordered else ""
     return _LIST_TEMPLATE.format(where=where, order=order), params
+
+
+def count_after_sql(prefix: str, after_key: str) -> tuple[str, list[Any]]:
+    """Live keys under `prefix` sorting after `after_key`, at a revision given as the last parameter."""
+    where, params = prefix_where(prefix)
+    where += " AND name > ?"
+    params.append(after_key)
+    return _COUNT_AT_TEMPLATE.format(where=where), params
 
 
 def count_sql(prefix: str) -> tuple[str, list[Any]]:

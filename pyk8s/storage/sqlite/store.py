@@ -261,10 +261,13 @@ def _read_list(conn: sqlite3.Connection, prefix: str, revision: int, limit: int,
         sql, params = _schema.list_sql(prefix, start_after, ordered=True)
         rows = conn.execute(sql, [*params, *params_tail]).fetchall()
     more = limit > 0 and len(rows) > limit
+    remaining = 0
     if more:
         del rows[limit:]
+        count_sql, count_params = _schema.count_after_sql(prefix, rows[-1][0])
+        remaining = int(conn.execute(count_sql, [*count_params, at]).fetchone()[0])
     items = [KeyValue(name, value, create_revision, mod_revision) for name, create_revision, mod_revision, value in rows]
-    return ListResult(items, at, more), current
+    return ListResult(items, at, more, remaining), current
 
 
 def _read_events(conn: sqlite3.Connection, prefix: str, after: int, limit: int) -> EventPage:
