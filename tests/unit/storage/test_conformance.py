@@ -145,7 +145,7 @@ async def test_list_limit_and_start_after_page_through_keys(store: Store) -> Non
     assert [kv.key for kv in second.items] == keys[3:6] and second.more and second.remaining == 1
     third = await store.list("/p/", revision=first.revision, limit=3, start_after=second.items[-1].key)
     assert [kv.key for kv in third.items] == keys[6:] and not third.more
-    exact = await store.list("/p/", limit=7)
+    exact = await store.list("/p/", revision=first.revision, limit=7)
     assert len(exact.items) == 7 and not exact.more
 
 
