@@ -91,7 +91,7 @@ _PLAIN_GROUPS = frozenset(
     {
         "", "apps", "batch", "autoscaling", "policy", "coordination.k8s.io", "discovery.k8s.io",
         "scheduling.k8s.io", "rbac.authorization.k8s.io", "certificates.k8s.io", "events.k8s.io",
-        "authorization.k8s.io",
+        "authorization.k8s.io", "authentication.k8s.io",
     }
 )
 
@@ -157,6 +157,9 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=(_SCALE, _status("ReplicaSet", "apps"))),
     Resource("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), ("all",),
              subresources=(_SCALE, _status("StatefulSet", "apps"))),
+    # ---- authentication ----
+    Resource("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False,
+             verbs=CREATE_ONLY, stored=False),
     # ---- authorization ----
     Resource("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
              verbs=CREATE_ONLY, stored=False),
@@ -197,7 +200,7 @@ RESOURCES: tuple[Resource, ...] = (
 
 # Group order as upstream's aggregated discovery lists them (preferred versions first).
 GROUP_ORDER: tuple[str, ...] = (
-    "apps", "events.k8s.io", "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
+    "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
     "coordination.k8s.io", "discovery.k8s.io", "policy", "rbac.authorization.k8s.io", "scheduling.k8s.io",
 )
 

@@ -223,6 +223,8 @@ class APIServer:
             return json_response(reviews.self_subject_access_review(body, ctx.user), 201)
         if r.plural == "selfsubjectrulesreviews":
             return json_response(reviews.self_subject_rules_review(body, ctx.user), 201)
+        if r.plural == "selfsubjectreviews":
+            return json_response(reviews.self_subject_review(body, ctx.user), 201)
         if r.plural == "subjectaccessreviews":
             return json_response(reviews.subject_access_review(body), 201)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")

@@ -39,3 +39,14 @@ def subject_access_review(body: Obj) -> Obj:
     out["metadata"] = {**(body.get("metadata") or {}), "creationTimestamp": None}
     out["status"] = {"allowed": True}
     return out
+
+
+def self_subject_review(body: Obj, user: UserInfo) -> Obj:
+    """authentication.k8s.io SelfSubjectReview: who the server thinks the caller is (`kubectl auth whoami`)."""
+    info: Obj = {"username": user.name, "groups": list(user.groups)}
+    if user.uid:
+        info["uid"] = user.uid
+    if user.extra:
+        info["extra"] = user.extra
+    return {"kind": "SelfSubjectReview", "apiVersion": body.get("apiVersion", "authentication.k8s.io/v1"),
+            "metadata": {"creationTimestamp": None}, "status": {"userInfo": info}}
