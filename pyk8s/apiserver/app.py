@@ -19,7 +19,7 @@ from pyk8s.apiserver import discovery, openapi, openapi_v2, reviews
 from pyk8s.apiserver.admission import Admission
 from pyk8s.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
 from pyk8s.apiserver.authn import Authenticator
-from pyk8s.apiserver.endpoints import reads
+from pyk8s.apiserver.endpoints import reads, watch
 from pyk8s.apiserver.endpoints.common import check_kind, error_response, json_response, read_body
 from pyk8s.apiserver.endpoints.deletes import DeleteHandler
 from pyk8s.apiserver.endpoints.subresources import SubresourceHandler
@@ -181,7 +181,7 @@ class APIServer:
                     return await reads.get(request, self.registry, info, form)
                 if not info.name and not _is_watch(request, info):
                     return await reads.list_(request, self.registry, info, form)
-                return await reads.watch(request, self.registry, info, form)
+                return await watch.watch(request, self.registry, info, form)
             if sub == "scale":
                 return await self.subresources.get_scale(info)
             raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")

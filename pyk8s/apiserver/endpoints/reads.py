@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -16,17 +13,12 @@ from pyk8s.api.resources import Resource
 from pyk8s.apiserver import tables
 from pyk8s.apiserver.endpoints.common import json_response
 from pyk8s.apiserver.negotiation import OutputForm
-from pyk8s.apiserver.registry.objectstore import decode_continue, encode_continue, parse_rv
+from pyk8s.apiserver.registry.objectstore import RawListPage, decode_continue, encode_continue, parse_rv
 from pyk8s.apiserver.registry.registry import Registry
-from pyk8s.apiserver.request import RequestInfo, query_flag
+from pyk8s.apiserver.request import RequestInfo
 
 Obj = dict[str, Any]
 
-# Upstream holds watches open for a random 30-60 min when the client asks for no timeout.
-MIN_WATCH_TIMEOUT = 1800.0
-BOOKMARK_INTERVAL = 60.0
-# Upstream's watch cache sends a last bookmark this long before a watch's deadline.
-BOOKMARK_BEFORE_DEADLINE = 2.0
 # Upstream's message (storage/etcd3) for a continue token whose revision was compacted; the Status carries a
 # fresh token (revision -1) that continues after the same key at the newest revision.
 INCONSISTENT_CONTINUE = (
@@ -90,6 +82,10 @@ async def list_(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
         elif match not in ("", "NotOlderThan"):
             raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: "{match}"')
     try:
+        if accept is None and not form.table and not form.partial_metadata and reg.serves_stored_version(r):
+            raw = await reg.objects(r).list_raw(info.namespace, revision=revision, limit=max(limit, 0),
+                                                start_after=start_after)
+            return _raw_list_response(r, raw)
         page = await reg.objects(r).list(info.namespace, revision=revision, limit=max(limit, 0),
                                          start_after=start_after, accept=accept)
     except errors.Expired:
@@ -110,121 +106,9 @@ async def list_(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
     return json_response({"kind": r.list_kind, "apiVersion": r.group_version, "metadata": md, "items": objs})
 
 
-def _next_bookmark(now: float, deadline: float) -> float | None:
-    """When the next BOOKMARK is due: every minute, and a last one shortly before the deadline (as upstream)."""
-    due = min(now + BOOKMARK_INTERVAL, deadline - BOOKMARK_BEFORE_DEADLINE)
-    return due if due > now else None
-
-
-def _event_line(event_type: str, obj: Obj) -> bytes:
-    return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
-
-
-async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: OutputForm) -> web.StreamResponse:
-    """A chunked stream of watch events, held open until timeoutSeconds (or 30-60 min)."""
-    r = info.resource
-    q = request.query
-    accept = make_filter(r, q)
-    if info.name:
-        name_filter = info.name
-
-        def by_name(obj: Obj, inner: Callable[[Obj], bool] | None = accept) -> bool:
-            return obj.get("metadata", {}).get("name") == name_filter and (inner is None or inner(obj))
-        accept = by_name
-    bookmarks = query_flag(q, "allowWatchBookmarks")
-    try:
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else MIN_WATCH_TIMEOUT * (1 + random.random())
-    except ValueError:
-        raise errors.BadRequest(f'invalid timeoutSeconds: "{q.get("timeoutSeconds")}"') from None
-    rv_param = q.get("resourceVersion", "")
-    objects = reg.objects(r)
-    initial: list[Obj] = []
-    if rv_param in ("", "0"):
-        first = await objects.list(info.namespace, accept=accept)
-        initial, list_rv = first.items, first.revision
-        start = list_rv
-    else:
-        start = parse_rv(rv_param)
-    io = tables.include_object_option(q.get("includeObject"))
-
-    resp = web.StreamResponse(status=200)
-    resp.content_type = "application/json"
-    resp.enable_chunked_encoding()
-    await resp.prepare(request)
-    first_table = [True]
-
-    def render(obj: Obj) -> Obj:
-        obj = reg.to_version(r, obj)
-        if form.table:
-            t = tables.table(r, [obj], resource_version=obj["metadata"].get("resourceVersion", ""),
-                             include_object=io, with_columns=first_table[0])
-            first_table[0] = False
-            return t
-        if form.partial_metadata:
-            return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
-        return obj
-
-    for obj in initial:
-        await resp.write(_event_line("ADDED", render(obj)))
-
-    last_rv = start
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    next_bookmark = _next_bookmark(loop.time(), deadline) if bookmarks else None
-    stream = objects.watch(info.namespace, start).__aiter__()
-    # The pending read is never cancelled on a timeout: cancelling it would end the store's watch generator.
-    pending: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            now = loop.time()
-            remaining = deadline - now
-            if remaining <= 0:
-                break
-            if next_bookmark is not None and now >= next_bookmark:
-                await resp.write(_event_line("BOOKMARK", {
-                    "kind": r.kind, "apiVersion": r.group_version,
-                    "metadata": {"resourceVersion": str(last_rv)}}))
-                next_bookmark = _next_bookmark(now, deadline)
-                continue
-            wait = remaining if next_bookmark is None else min(remaining, next_bookmark - now)
-            if pending is None:
-                pending = asyncio.ensure_future(stream.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=wait)
-            if not done:
-                continue
-            read, pending = pending, None
-            try:
-                ev = read.result()
-            except StopAsyncIteration:
-                break
-            except errors.StatusError as e:
-                await resp.write(_event_line("ERROR", e.status()))
-                break
-            last_rv = ev.revision
-            if accept is None:
-                await resp.write(_event_line(ev.type, render(ev.obj)))
-                continue
-            now_ok = accept(ev.obj)
-            was_ok = ev.old is not None and accept(ev.old)
-            if ev.type == "DELETED":
-                if now_ok:
-                    await resp.write(_event_line("DELETED", render(ev.obj)))
-            elif now_ok and (was_ok or ev.type == "ADDED"):
-                await resp.write(_event_line(ev.type, render(ev.obj)))
-            elif now_ok:
-                await resp.write(_event_line("ADDED", render(ev.obj)))
-            elif was_ok and ev.old is not None:
-                # Upstream: the previous (matching) content, at the event's resourceVersion.
-                ev.old["metadata"]["resourceVersion"] = str(ev.revision)
-                await resp.write(_event_line("DELETED", render(ev.old)))
-    except (ConnectionResetError, asyncio.CancelledError):
-        raise
-    finally:
-        if pending is not None:
-            pending.cancel()
-            await asyncio.wait({pending})
-        with contextlib.suppress(Exception):
-            await stream.aclose()  # type: ignore[attr-defined]
-    with contextlib.suppress(ConnectionResetError):
-        await resp.write_eof()
-    return resp
+def _raw_list_response(r: Resource, page: RawListPage) -> web.Response:
+    """A JSON list assembled from stored bytes: upstream's shape, without decoding a single object."""
+    head = orjson.dumps({"kind": r.list_kind, "apiVersion": r.group_version,
+                         "metadata": tables.list_meta(str(page.revision), page.continue_token, page.remaining)})
+    body = head[:-1] + b',"items":[' + b",".join(page.items) + b"]}"
+    return web.Response(body=body, content_type="application/json")

@@ -16,25 +16,11 @@ import orjson
 
 from pyk8s.api import errors
 from pyk8s.api.resources import Resource
+from pyk8s.apiserver.registry.encoding import decode, encode, with_resource_version
 from pyk8s.storage import errors as serr
 from pyk8s.storage.interface import EventType, Store
 
 Obj = dict[str, Any]
-
-
-def encode(obj: Obj) -> bytes:
-    m = obj.get("metadata")
-    if isinstance(m, dict) and "resourceVersion" in m:
-        m = dict(m)
-        del m["resourceVersion"]
-        obj = {**obj, "metadata": m}
-    return orjson.dumps(obj)
-
-
-def decode(value: bytes, revision: int) -> Obj:
-    obj: Obj = orjson.loads(value)
-    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
-    return obj
 
 
 def parse_rv(value: str | None, *, what: str = "resourceVersion") -> int:
@@ -50,6 +36,14 @@ def parse_rv(value: str | None, *, what: str = "resourceVersion") -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class RawListPage:
+    items: list[bytes]              # each object's JSON, resourceVersion included
+    revision: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ListPage:
     items: list[Obj]
     revision: int
@@ -57,12 +51,73 @@ class ListPage:
     remaining: int | None = None    # objects after this page, when known
 
 
-@dataclass(frozen=True, slots=True)
 class ObjectEvent:
-    type: str            # ADDED | MODIFIED | DELETED
-    obj: Obj
-    old: Obj | None
-    revision: int
+    """One watch event; the object is decoded only if someone looks at it (and then once, shared).
+
+    Decoded objects may be shared between watchers of the same ObjectStore: treat them as read-only.
+    """
+
+    __slots__ = ("_cache", "_obj", "_old", "key", "mod_revision", "prev_mod_revision", "prev_value", "revision",
+                 "type", "value")
+
+    def __init__(self, type: str, key: str, value: bytes, mod_revision: int, prev_value: bytes | None,
+                 prev_mod_revision: int, revision: int, cache: DecodeCache) -> None:
+        self.type = type                  # ADDED | MODIFIED | DELETED
+        self.key = key
+        self.value = value
+        self.mod_revision = mod_revision  # the resourceVersion the event's object carries
+        self.prev_value = prev_value
+        self.prev_mod_revision = prev_mod_revision
+        self.revision = revision
+        self._cache = cache
+        self._obj: Obj | None = None
+        self._old: Obj | None = None
+
+    @property
+    def obj(self) -> Obj:
+        if self._obj is None:
+            self._obj = self._cache.decode(self.key, self.value, self.mod_revision)
+        return self._obj
+
+    @property
+    def old(self) -> Obj | None:
+        if self.prev_value is None:
+            return None
+        if self._old is None:
+            self._old = self._cache.decode(self.key, self.prev_value, self.prev_mod_revision)
+        return self._old
+
+    def json_line(self, event_type: str | None = None) -> bytes:
+        """The watch line for this event's object as stored (no conversion), built without decoding."""
+        return self._cache.line(self.key, event_type or self.type, self.value, self.mod_revision)
+
+
+class DecodeCache:
+    """Decoded objects and encoded watch lines for recent revisions, shared by all watchers of a resource."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._objs: dict[tuple[str, int], Obj] = {}
+        self._lines: dict[tuple[str, int, str], bytes] = {}
+
+    def decode(self, key: str, value: bytes, revision: int) -> Obj:
+        k = (key, revision)
+        obj = self._objs.get(k)
+        if obj is None:
+            if len(self._objs) >= self.capacity:
+                self._objs.clear()
+            obj = self._objs[k] = decode(value, revision)
+        return obj
+
+    def line(self, key: str, event_type: str, value: bytes, revision: int) -> bytes:
+        k = (key, revision, event_type)
+        line = self._lines.get(k)
+        if line is None:
+            if len(self._lines) >= self.capacity:
+                self._lines.clear()
+            line = self._lines[k] = (b'{"type":"' + event_type.encode() + b'","object":'
+                                     + with_resource_version(value, revision) + b"}\n")
+        return line
 
 
 def encode_continue(revision: int, start_after: str) -> str:
@@ -85,6 +140,7 @@ class ObjectStore:
     def __init__(self, store: Store, resource: Resource) -> None:
         self.store = store
         self.resource = resource
+        self.events = DecodeCache()
 
     # ---- errors ----
     def _not_found(self, name: str) -> errors.NotFound:
@@ -143,6 +199,18 @@ class ObjectStore:
                 remaining = res.remaining if accept is None else None
                 return ListPage(out, revision, encode_continue(revision, start_after), remaining)
 
+    async def list_raw(self, namespace: str, *, revision: int = 0, limit: int = 0, start_after: str = "") -> RawListPage:
+        """Like list() without a filter, as JSON bytes spliced from storage (no decode, no re-encode)."""
+        prefix = self.resource.namespace_prefix(namespace)
+        try:
+            res = await self.store.list(prefix, revision=revision, limit=limit, start_after=start_after)
+        except serr.StorageError as e:
+            raise self._translate(e, "") from e
+        items = [with_resource_version(kv.value, kv.mod_revision) for kv in res.items]
+        if res.more and res.items:
+            return RawListPage(items, res.revision, encode_continue(res.revision, res.items[-1].key), res.remaining)
+        return RawListPage(items, res.revision)
+
     # ---- writes ----
     async def create(self, obj: Obj) -> Obj:
         m = obj["metadata"]
@@ -196,14 +264,16 @@ class ObjectStore:
     # ---- watch ----
     async def watch(self, namespace: str, from_revision: int) -> AsyncIterator[ObjectEvent]:
         prefix = self.resource.namespace_prefix(namespace)
+        cache = self.events
         try:
             async for ev in self.store.watch(prefix, from_revision):
+                kv, prev = ev.kv, ev.prev
                 if ev.type is EventType.DELETE:
-                    obj = decode(ev.kv.value, ev.revision)
-                    yield ObjectEvent("DELETED", obj, None, ev.revision)
+                    yield ObjectEvent("DELETED", kv.key, kv.value, ev.revision, None, 0, ev.revision, cache)
+                elif prev is None:
+                    yield ObjectEvent("ADDED", kv.key, kv.value, kv.mod_revision, None, 0, ev.revision, cache)
                 else:
-                    obj = decode(ev.kv.value, ev.kv.mod_revision)
-                    old = decode(ev.prev.value, ev.prev.mod_revision) if ev.prev else None
-                    yield ObjectEvent("ADDED" if ev.prev is None else "MODIFIED", obj, old, ev.revision)
+                    yield ObjectEvent("MODIFIED", kv.key, kv.value, kv.mod_revision, prev.value, prev.mod_revision,
+                                      ev.revision, cache)
         except serr.StorageError as e:
             raise self._translate(e, "") from e

@@ -46,6 +46,11 @@ class Registry:
             self._strategies[key] = factory(sr)
         return self._strategies[key]
 
+    def serves_stored_version(self, r: Resource) -> bool:
+        """True when objects are served exactly as stored (no version conversion on the way out)."""
+        sr = self.storage_resource(r)
+        return (sr.group, sr.version) == (r.group, r.version)
+
     def to_version(self, r: Resource, obj: Obj) -> Obj:
         """Convert a stored object to the version `r` serves (no-op for single-version resources)."""
         if obj.get("apiVersion") == r.group_version:
