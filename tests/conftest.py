@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -30,6 +31,21 @@ def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[APIServerPro
         server.stop()
 
 
+# stderr lines the real kubectl prints on its own against any real cluster (not caused by the server's answers).
+EXPECTED_STDERR = (
+    re.compile(r"^WARNING: version difference between client \(1\.\d+\) and server \(1\.33\) exceeds the supported "
+               r"minor version skew of \+/-1$"),
+    # kubectl 1.27's own notice on `kubectl version`
+    re.compile(r"^WARNING: This version information is deprecated and will be replaced with the output from kubectl "
+               r"version --short\.  Use --output=yaml\|json to get the full version\.$"),
+)
+
+
+def unexpected_stderr(text: str) -> list[str]:
+    return [line for line in text.splitlines()
+            if line.strip() and not any(p.match(line) for p in EXPECTED_STDERR)]
+
+
 class Kubectl:
     def __init__(self, binary: str, kubeconfig: Path, home: Path) -> None:
         self.binary = binary
@@ -38,12 +54,15 @@ class Kubectl:
         self.cache = home / "cache"
 
     def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+            env: dict[str, str] | None = None, allow_stderr: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run kubectl; with `check`, a non-zero exit or any stderr line upstream would not print fails the test."""
         cmd = [self.binary, f"--cache-dir={self.cache}", *args]
         res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
                              env={**self.env, **(env or {})})
         if check and res.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+        if check and not allow_stderr and unexpected_stderr(res.stderr):
+            raise AssertionError(f"kubectl {' '.join(args)} printed to stderr:\n{res.stderr}")
         return res
 
     def __call__(self, *args: str, **kw: object) -> str:
