@@ -135,8 +135,44 @@ def _merge_list(lhs: list[Any], rhs: list[Any], lpes: list[PathElement], rpes: l
 
 def remove_items(value: Any, fields: FieldSet, sch: Schema | None) -> Any:
     """A copy of `value` without the members of `fields` (subtrees included); emptied containers vanish."""
-    out = _remove(value, fields, sch)
+    trie = fields.trie()
+    out = _remove(value, fields, sch) if trie is None else _remove_below(value, trie, sch)
     return {} if out is _GONE else out
+
+
+def _remove_below(value: Any, level: dict[PathElement, list[Any]], sch: Schema | None) -> Any:
+    """``_remove`` with the fields as a trie level (element -> [member, level below])."""
+    kind, keys = mf.shape(sch, value)
+    if kind == mf.LEAF or not value or not level:
+        return value
+    if kind == mf.LIST:
+        try:
+            pes = mf.list_elements(value, keys, sch)
+        except ValueError:
+            return value
+        kept = []
+        item_schema = items_schema(sch)
+        for pe, item in zip(pes, value, strict=True):
+            node = level.get(pe)
+            if node is not None:
+                if node[0]:
+                    continue
+                item = _remove_below(item, node[1], item_schema)
+                if item is _GONE:
+                    continue
+            kept.append(item)
+        return kept or _GONE
+    out = {}
+    for name, v in value.items():
+        node = level.get((mf.FIELD, name))
+        if node is not None:
+            if node[0]:
+                continue
+            v = _remove_below(v, node[1], mf.child_schema(sch, name)[0])
+            if v is _GONE:
+                continue
+        out[name] = v
+    return out or _GONE
 
 
 def _remove(value: Any, fields: FieldSet, sch: Schema | None) -> Any:
@@ -171,11 +207,14 @@ def _prune(merged: Any, managed: Managed, last: FieldSet, sch: Schema | None) ->
     """Upstream ``Updater.prune``: drop what the applier applied last time but not now, unless anyone owns it."""
     last_all = mf.ensure_named_fields_are_members(last, sch)
     owned = mf.ensure_named_fields_are_members(_union(managed), sch)
-    merged_set = mf.ensure_named_fields_are_members(mf.fields_of(merged, sch), sch)
+    merged_set = mf.fields_of(merged, sch, named=True)
     pruned = remove_items(merged, last_all, sch)
-    pruned_set = mf.ensure_named_fields_are_members(mf.fields_of(pruned, sch), sch)
-    pruned = remove_items(merged, merged_set - (pruned_set | owned), sch)
-    pruned_set = mf.ensure_named_fields_are_members(mf.fields_of(pruned, sch), sch)
+    pruned_set = mf.fields_of(pruned, sch, named=True)
+    unowned = merged_set - (pruned_set | owned)
+    if not unowned:  # then nothing below is removed either: what follows would give `merged` back
+        return merged
+    pruned = remove_items(merged, unowned, sch)
+    pruned_set = mf.fields_of(pruned, sch, named=True)
     return remove_items(merged, (merged_set - pruned_set) & last_all, sch)
 
 

@@ -52,12 +52,34 @@ def for_kind(group: str, version: str, kind: str) -> Schema | None:
     return definitions()[name] if name else None
 
 
+# resolve() results of referring schemas, by id of the referring dict: (that dict, kept alive so its id is not
+# reused, and its resolution). Schemas are immutable module data, so a resolution never goes stale; the bound
+# only guards against callers that resolve throwaway dicts.
+_RESOLVED: dict[int, tuple[Schema, Schema | None]] = {}
+_RESOLVED_MAX = 100_000
+
+
 def resolve(schema: Schema | None) -> Schema | None:
     """Follow ``$ref`` (also inside a single-element ``allOf``) to the referenced definition.
 
     The returned dict is the definition itself, merged with any ``x-kubernetes-*`` keys set next to the
-    reference (upstream puts list/patch extensions on the referring property).
+    reference (upstream puts list/patch extensions on the referring property). Callers must not modify it:
+    the result for a referring schema is computed once and shared.
     """
+    if schema is None:
+        return None
+    hit = _RESOLVED.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    resolved = _resolve(schema)
+    if resolved is not schema:
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        _RESOLVED[id(schema)] = (schema, resolved)
+    return resolved
+
+
+def _resolve(schema: Schema | None) -> Schema | None:
     seen = 0
     while schema is not None and seen < 32:
         seen += 1

@@ -4,23 +4,46 @@ from __future__ import annotations
 
 import copy
 import json
+import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pyk8s.api import errors
+from pyk8s.api import schema as schema_module
 from pyk8s.api.apply import LAST_APPLIED_ANNOTATION, decode_apply_patch, server_side_apply
 from pyk8s.api.managedfields import (
+    ABSENT,
+    FIELD,
+    KEY,
+    LEAF,
+    LIST,
     FieldSet,
+    Managed,
+    child_schema,
+    comparable,
+    compare,
+    created_fields_v1,
+    default_reset_fields,
+    encode_managed_fields,
+    ensure_named_fields_are_members,
     fields_of,
     fpath,
+    list_elements,
     manager_from_user_agent,
+    manager_key,
     path_string,
+    record_update,
+    shape,
     update_managed_fields,
+    zero_object,
 )
-from pyk8s.api.schema import for_kind
+from pyk8s.api.schema import for_kind, items_schema
+from tests.unit.api.test_validation import VALID
 
 DEPLOYMENT = for_kind("apps", "v1", "Deployment")
+POD = for_kind("", "v1", "Pod")
 T0, T1, T2 = "2024-05-01T10:00:00Z", "2024-05-01T10:05:00Z", "2024-05-01T10:10:00Z"
 
 # What a real apiserver stores for `kubectl create deployment web --image=nginx` (v1.2x-1.3x).
@@ -297,3 +320,234 @@ def test_update_moves_ownership_and_untracked_objects_stay_untracked() -> None:
     reset = copy.deepcopy(scaled)
     reset["metadata"]["managedFields"] = []
     assert update_managed_fields(scaled, reset, "x", "Update", "apps/v1", T2, DEPLOYMENT) == []
+
+
+# ---- fast paths give what the general algorithm gives ---------------------------------------------------------
+
+_FIXTURES = Path(__file__).parent / "fixtures"
+_SCALARS: list[Any] = [0, 1, 1.0, 2.5, True, False, "", "x", "TCP", "<a&b>", "é", None, 80, {}, [], {"a": 1},
+                       [1, "a"], [{"name": "n"}], [None], [{"containerPort": 80}, {"containerPort": 80.0}]]
+
+
+def _kubectl_bodies() -> list[dict[str, Any]]:
+    """What kubectl sends for its typed create commands (the protobuf tests' JSON twins), nulls included."""
+    bodies = [json.loads(p.read_text()) for p in sorted(_FIXTURES.glob("*.json"))]
+    return [b for b in bodies if isinstance(b, dict) and b.get("kind") and isinstance(b.get("metadata"), dict)]
+
+
+def _valid_objects() -> list[dict[str, Any]]:
+    """Every kind's defaulted fixture from the validation tests, stamped as the registry stores it."""
+    out = []
+    for group, version, kind, make in VALID.values():
+        obj = make()
+        obj.setdefault("apiVersion", f"{group}/{version}" if group else version)
+        obj.setdefault("kind", kind)
+        obj["metadata"].update({"uid": "u-1", "creationTimestamp": T0})
+        out.append(obj)
+    return out
+
+
+def _nodes(value: Any) -> list[Any]:
+    """`value` and every value inside it."""
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [value, *(node for child in children for node in _nodes(child))]
+
+
+def _variant(obj: dict[str, Any], rnd: random.Random, changes: int) -> dict[str, Any]:
+    """`obj` with a few random edits: fields dropped, added or replaced, list items duplicated or appended."""
+    obj = copy.deepcopy(obj)
+    for _ in range(changes):
+        node, roll = rnd.choice(_nodes(obj)), rnd.random()
+        if isinstance(node, dict):
+            if node and roll < 0.3:
+                del node[rnd.choice(list(node))]
+            else:
+                key = rnd.choice([*node, "extra", "name", "protocol", "containerPort"])
+                node[key] = copy.deepcopy(rnd.choice(_SCALARS))
+        elif isinstance(node, list):
+            if node and roll < 0.4:
+                node.insert(rnd.randrange(len(node) + 1), copy.deepcopy(rnd.choice(node)))
+            elif node and roll < 0.7:
+                node[rnd.randrange(len(node))] = copy.deepcopy(rnd.choice(_SCALARS))
+            else:
+                node.append(copy.deepcopy(rnd.choice(_SCALARS)))
+    return obj
+
+
+def _objects_and_variants(per_object: int) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    rnd = random.Random(20261127)
+    out: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for obj in [*_valid_objects(), *_kubectl_bodies()]:
+        group_version = str(obj.get("apiVersion", "v1"))
+        group, _, version = group_version.rpartition("/")
+        schema = for_kind(group, version, str(obj["kind"]))
+        assert schema is not None, obj["kind"]
+        out.append((obj, schema))
+        out.append((obj, None))
+        for _ in range(per_object):
+            variant = _variant(obj, rnd, rnd.randint(1, 5))
+            if isinstance(variant.get("metadata"), dict):
+                out.append((variant, schema))
+    return out
+
+
+def _general_create(obj: dict[str, Any], schema: dict[str, Any] | None, subresource: str) -> list[dict[str, Any]]:
+    """update_managed_fields for a create, spelled out with the general algorithm (compare with the zero object)."""
+    rhs = comparable(obj)
+    managed: Managed = {}
+    key = manager_key("creator", "Update", "v1", subresource)
+    record_update(zero_object(rhs, schema), rhs, managed, key, "v1", T0, schema,
+                  default_reset_fields(schema, subresource))
+    return encode_managed_fields(managed)
+
+
+def test_create_fast_path_gives_what_the_general_path_gives() -> None:
+    cases = _objects_and_variants(per_object=6)
+    assert len(cases) > 300
+    for obj, schema in cases:
+        for subresource in ("", "status"):
+            try:
+                expected: Any = _general_create(obj, schema, subresource)
+            except ValueError as e:
+                expected = e
+            try:
+                got: Any = update_managed_fields(None, obj, "creator", "Update", "v1", T0, schema,
+                                                 subresource=subresource)
+            except ValueError as e:
+                got = e
+            if isinstance(expected, ValueError):
+                assert isinstance(got, ValueError) and str(got) == str(expected)
+            else:
+                assert json.dumps(got) == json.dumps(expected), (obj, subresource)  # key order too
+
+
+def test_create_fast_path_covers_typed_objects() -> None:
+    pod = VALID["pod"][3]()
+    assert created_fields_v1(comparable(pod), POD, default_reset_fields(POD, "")) is not None
+    assert created_fields_v1({"spec": {}}, POD, FieldSet([(fpath("spec")[0], (KEY, ()))])) is None  # key in reset
+
+
+def _reference_compare(lhs: Any, rhs: Any, sch: dict[str, Any] | None, path: tuple[Any, ...],
+                       found: tuple[set[Any], set[Any], set[Any]]) -> None:
+    """structured-merge-diff's Compare, node by node with no shortcut (the semantics compare() keeps)."""
+    added, modified, removed = found
+    kind, keys = shape(sch, rhs if rhs is not ABSENT else lhs)
+    if kind != LEAF and lhs is not ABSENT and rhs is not ABSENT and shape(sch, lhs)[0] != kind:
+        kind = LEAF
+    groups: dict[Any, tuple[list[Any], list[Any]]] = {}
+    if kind == LIST:
+        try:
+            for side, items in enumerate((lhs, rhs)):
+                items = items if isinstance(items, list) else []
+                for pe, item in zip(list_elements(items, keys, sch), items, strict=True):
+                    groups.setdefault(pe, ([], []))[side].append(item)
+        except ValueError:
+            kind = LEAF
+    empty = [v is ABSENT or v is None or v == {} or v == [] for v in (lhs, rhs)]
+    if kind == LEAF or all(empty):
+        if lhs is ABSENT:
+            added.add(path)
+        elif rhs is ABSENT:
+            removed.add(path)
+        elif lhs != rhs:
+            modified.add(path)
+        return
+    if kind == LIST:
+        for pe, (left, right) in groups.items():
+            p = (*path, pe)
+            if len(left) <= 1 and len(right) <= 1:
+                _reference_compare(left[0] if left else ABSENT, right[0] if right else ABSENT, items_schema(sch),
+                                   p, found)
+            elif len(left) >= 2 and len(right) >= 2:
+                if left != right:
+                    modified.add(p)
+            elif len(left) >= 2:
+                if right:
+                    _reference_compare(ABSENT, right[0], items_schema(sch), p, found)
+                removed.add(p)
+            else:
+                if left:
+                    _reference_compare(left[0], ABSENT, items_schema(sch), p, found)
+                added.add(p)
+    else:
+        lmap = lhs if isinstance(lhs, dict) else {}
+        rmap = rhs if isinstance(rhs, dict) else {}
+        for name in {**lmap, **rmap}:
+            _reference_compare(lmap.get(name, ABSENT), rmap.get(name, ABSENT), child_schema(sch, name)[0],
+                               (*path, (FIELD, name)), found)
+    if lhs is ABSENT:
+        added.add(path)
+    elif rhs is ABSENT:
+        removed.add(path)
+
+
+def test_compare_skips_unchanged_subtrees_without_changing_the_result() -> None:
+    rnd = random.Random(7)
+    for obj, schema in _objects_and_variants(per_object=3):
+        for other in (obj, copy.deepcopy(obj), _variant(obj, rnd, 1), _variant(obj, rnd, 4)):
+            found: tuple[set[Any], set[Any], set[Any]] = (set(), set(), set())
+            _reference_compare(obj, other, schema, (), found)
+            got = compare(obj, other, schema)
+            assert (got.added, got.modified, got.removed) == tuple(FieldSet(s) for s in found), (obj, other)
+
+
+def test_equal_subtrees_of_other_json_types_still_compare_by_element() -> None:
+    def pod(value: Any) -> dict[str, Any]:
+        return {"metadata": {"finalizers": [value]},
+                "spec": {"containers": [{"name": "c", "ports": [{"containerPort": value}]}]}}
+
+    changed = compare(pod(True), pod(1), POD)  # equal in Python, different set and list-map elements
+    assert {path_string(p) for p in changed.added} == {
+        ".metadata.finalizers[=1]", '.spec.containers[name="c"].ports[containerPort=1,protocol="TCP"]',
+        '.spec.containers[name="c"].ports[containerPort=1,protocol="TCP"].containerPort'}
+    assert len(changed.removed) == 3 and not changed.modified
+    same = compare(pod(1), pod(1.0), POD)  # the same element written two ways
+    assert not (same.added or same.modified or same.removed)
+
+
+def test_fields_of_named_is_ensure_named_fields_are_members() -> None:
+    for obj, schema in _objects_and_variants(per_object=3):
+        assert fields_of(obj, schema, named=True) == ensure_named_fields_are_members(fields_of(obj, schema), schema)
+
+
+def test_fields_v1_that_is_not_canonical_is_rewritten_canonically() -> None:
+    canonical = {"f:metadata": {"f:labels": {".": {}, "f:a": {}, "f:b": {}}},
+                 "f:spec": {"f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:port": {}},
+                                        'k:{"port":443,"protocol":"TCP"}': {}}}}
+    fields = FieldSet.from_fields_v1(canonical)
+    assert json.dumps(fields.to_fields_v1()) == json.dumps(canonical)
+    for written in ({"f:spec": canonical["f:spec"], "f:metadata": canonical["f:metadata"]},  # keys out of order
+                    {"f:metadata": {"f:labels": {"f:a": {}, ".": {}, "f:b": {}}}, "f:spec": canonical["f:spec"]}):
+        assert json.dumps(FieldSet.from_fields_v1(written).to_fields_v1()) == json.dumps(canonical)
+    odd: dict[str, Any] = {"f:spec": {"f:ports": {'k:{"protocol":"TCP","port":80}': {"f:port": {}, ".": {}},
+                                  'k:{"port":443.0,"protocol":"TCP"}': {".": {}}}},
+           "x:unknown": {}, "f:metadata": {"f:labels": {".": {"ignored": {}}, "f:a": {}, "f:b": {}}}}
+    assert FieldSet.from_fields_v1(odd) == fields
+    assert json.dumps(FieldSet.from_fields_v1(odd).to_fields_v1()) == json.dumps(
+        {**canonical, "f:spec": {"f:ports": {'k:{"port":80,"protocol":"TCP"}': {".": {}, "f:port": {}},
+                                             'k:{"port":443.0,"protocol":"TCP"}': {}}}})
+
+
+def test_a_decoded_set_less_some_paths_encodes_as_if_built_anew() -> None:
+    fields = FieldSet.from_fields_v1(KUBECTL_CREATE_FIELDS_V1)
+    paths = sorted(fields, key=path_string)
+    rnd = random.Random(3)
+    for _ in range(200):
+        gone = rnd.sample(paths, rnd.randint(1, 12))
+        less = fields - FieldSet(gone[:6]) - FieldSet(gone[6:])
+        assert json.dumps(less.to_fields_v1()) == json.dumps(FieldSet(list(less)).to_fields_v1())
+        assert less == FieldSet(p for p in paths if p not in gone)
+
+
+def test_resolve_results_are_shared_per_referring_schema() -> None:
+    referring = [prop for definition in schema_module.definitions().values()
+                 for prop in (definition.get("properties") or {}).values()
+                 if "$ref" in prop or "allOf" in prop]
+    assert len(referring) > 500
+    for prop in referring:
+        first = schema_module.resolve(prop)
+        assert schema_module.resolve(prop) is first
+        ref = prop.get("$ref") or prop["allOf"][0]["$ref"]
+        target = schema_module.definitions()[ref.removeprefix("#/$defs/")]
+        extras = {k: v for k, v in prop.items() if k.startswith("x-kubernetes-")}
+        assert first == ({**target, **extras} if extras else target)
