@@ -58,37 +58,70 @@ class GoValue(str):
     """A bad value already rendered the way upstream prints it (e.g. a Go ``%#v`` struct)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Path:
     """An upstream-style field path: ``spec.containers[0].image``, ``metadata.labels[app]``.
 
-    Each element is ``(is_subscript, text)``; rendering follows field.Path.String exactly (an empty
-    name renders as ``[]``, so ``Path.of("")`` is upstream's "whole object" path ``[]``).
+    Rendering follows field.Path.String exactly: a name is joined with ``.`` (no dot first), an index or a
+    map key is a subscript ``[...]``, and an empty name renders as ``[]`` (so ``Path.of("")`` is upstream's
+    "whole object" path ``[]``). Validation builds a path for nearly every field it visits and renders one
+    only for the rare error, so a path keeps just its rendered text: extending it is one string
+    concatenation. Two paths are equal when they render the same.
     """
 
-    elems: tuple[tuple[bool, str], ...] = ()
+    __slots__ = ("_text",)
+
+    def __init__(self) -> None:
+        self._text = ""
 
     @classmethod
     def of(cls, *names: str) -> Path:
-        return cls(tuple((False, n) for n in names))
+        return _ROOT.child(*names) if names else _ROOT
 
-    def child(self, *names: str) -> Path:
-        return Path(self.elems + tuple((False, n) for n in names))
+    def child(self, name: str, *more: str) -> Path:
+        text = self._text
+        # The first name is spelt out: nearly every call has just one, and this runs for most fields validated.
+        if not name:
+            text += "[]"
+        elif text:
+            text = text + "." + name
+        else:
+            text = name
+        for part in more:
+            if not part:
+                text += "[]"
+            elif text:
+                text = text + "." + part
+            else:
+                text = part
+        p = _new_path(Path)
+        p._text = text
+        return p
 
     def index(self, i: int) -> Path:
-        return Path((*self.elems, (True, str(i))))
+        p = _new_path(Path)
+        p._text = f"{self._text}[{i}]"
+        return p
 
     def key(self, k: str) -> Path:
-        return Path((*self.elems, (True, k)))
+        p = _new_path(Path)
+        p._text = f"{self._text}[{k}]"
+        return p
 
     def __str__(self) -> str:
-        out: list[str] = []
-        for i, (sub, text) in enumerate(self.elems):
-            if not sub and text:
-                out.append(("." if i else "") + text)
-            else:
-                out.append(f"[{text if sub else ''}]")
-        return "".join(out)
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Path({self._text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Path) and other._text == self._text
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+
+_new_path = object.__new__
+_ROOT: Final = Path()
 
 
 _GO_ESCAPES: Final = {

@@ -72,7 +72,25 @@ def regex_error(msg: str, regex: str, *examples: str) -> str:
 
 
 def _byte_len(value: str) -> int:
-    return len(value.encode("utf-8", "surrogatepass"))
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+
+
+# The same label keys, label values and names are checked over and over (every pod of a Deployment carries
+# the same ones), so each checker remembers, in a bounded set, the values it found valid: their answer is [].
+_MAX_REMEMBERED = 4096
+
+
+def _remember(valid: set[str], value: str) -> None:
+    if len(valid) >= _MAX_REMEMBERED:
+        valid.clear()
+    valid.add(value)
+
+
+_VALID_DNS1123_LABELS: set[str] = set()
+_VALID_DNS1123_SUBDOMAINS: set[str] = set()
+_VALID_DNS1035_LABELS: set[str] = set()
+_VALID_QUALIFIED_NAMES: set[str] = set()
+_VALID_LABEL_VALUES: set[str] = set()
 
 
 def _length_and_format(value: str, max_length: int, pattern: re.Pattern[str], fmt: str, msg: str,
@@ -88,6 +106,8 @@ def _length_and_format(value: str, max_length: int, pattern: re.Pattern[str], fm
 
 def is_dns1123_label(value: str) -> list[str]:
     """RFC 1123 label: lower-case alphanumerics and '-', at most 63 bytes."""
+    if value.__class__ is str and value in _VALID_DNS1123_LABELS:
+        return []
     errs: list[str] = []
     if _byte_len(value) > DNS1123_LABEL_MAX_LENGTH:
         errs.append(max_len_error(DNS1123_LABEL_MAX_LENGTH))
@@ -97,23 +117,37 @@ def is_dns1123_label(value: str) -> list[str]:
             errs.append("must not contain dots")
         else:
             errs.append(regex_error(_DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    if not errs:
+        _remember(_VALID_DNS1123_LABELS, value)
     return errs
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
     """RFC 1123 subdomain: dot-separated labels, at most 253 bytes (object names, most resources)."""
-    return _length_and_format(value, DNS1123_SUBDOMAIN_MAX_LENGTH, _DNS1123_SUBDOMAIN_RE, DNS1123_SUBDOMAIN_FMT,
+    if value.__class__ is str and value in _VALID_DNS1123_SUBDOMAINS:
+        return []
+    errs = _length_and_format(value, DNS1123_SUBDOMAIN_MAX_LENGTH, _DNS1123_SUBDOMAIN_RE, DNS1123_SUBDOMAIN_FMT,
                               _DNS1123_SUBDOMAIN_MSG, "example.com")
+    if not errs:
+        _remember(_VALID_DNS1123_SUBDOMAINS, value)
+    return errs
 
 
 def is_dns1035_label(value: str) -> list[str]:
     """RFC 1035 label: like an RFC 1123 label but starting with a letter (Service names)."""
-    return _length_and_format(value, DNS1035_LABEL_MAX_LENGTH, _DNS1035_LABEL_RE, DNS1035_LABEL_FMT,
+    if value.__class__ is str and value in _VALID_DNS1035_LABELS:
+        return []
+    errs = _length_and_format(value, DNS1035_LABEL_MAX_LENGTH, _DNS1035_LABEL_RE, DNS1035_LABEL_FMT,
                               _DNS1035_LABEL_MSG, "my-name", "abc-123")
+    if not errs:
+        _remember(_VALID_DNS1035_LABELS, value)
+    return errs
 
 
 def is_qualified_name(value: str) -> list[str]:
     """A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 bytes."""
+    if value.__class__ is str and value in _VALID_QUALIFIED_NAMES:
+        return []
     errs: list[str] = []
     parts = value.split("/")
     if len(parts) == 1:
@@ -136,6 +170,8 @@ def is_qualified_name(value: str) -> list[str]:
         errs.append("name part " + max_len_error(LABEL_KEY_NAME_MAX_LENGTH))
     if not _LABEL_KEY_RE.fullmatch(name):
         errs.append("name part " + regex_error(_LABEL_KEY_MSG, LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
+    if not errs:
+        _remember(_VALID_QUALIFIED_NAMES, value)
     return errs
 
 
@@ -145,5 +181,10 @@ is_label_key = is_qualified_name
 
 def is_valid_label_value(value: str) -> list[str]:
     """A label value: empty, or at most 63 bytes of alphanumerics, '-', '_' and '.', alphanumeric at both ends."""
-    return _length_and_format(value, LABEL_VALUE_MAX_LENGTH, _LABEL_VALUE_RE, LABEL_VALUE_FMT, _LABEL_VALUE_MSG,
+    if value.__class__ is str and value in _VALID_LABEL_VALUES:
+        return []
+    errs = _length_and_format(value, LABEL_VALUE_MAX_LENGTH, _LABEL_VALUE_RE, LABEL_VALUE_FMT, _LABEL_VALUE_MSG,
                               "MyValue", "my_value", "12345")
+    if not errs:
+        _remember(_VALID_LABEL_VALUES, value)
+    return errs

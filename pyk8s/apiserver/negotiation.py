@@ -51,11 +51,59 @@ class DecodedBody:
 
 
 def decode_json(body: bytes, *, track_duplicates: bool) -> DecodedBody:
+    """Decode a JSON body; with `track_duplicates`, also name every key repeated within one object.
+
+    Duplicate tracking needs the standard library's parser (an object_pairs_hook), which is several times
+    slower than orjson; so orjson decodes first and the slow parse runs only when :func:`_fast_decode`
+    cannot prove the result is exactly what it would give with no duplicates.
+    """
     if not track_duplicates:
         return DecodedBody(orjson.loads(body), [])
+    obj = _fast_decode(body)
+    if obj is not _UNSURE:
+        return DecodedBody(obj, [])
     tracker = _DuplicateTracker()
     obj = json.loads(body, object_pairs_hook=tracker)
     return DecodedBody(obj, tracker.duplicates)
+
+
+_UNSURE: Any = object()
+# Maps every ASCII digit to "0" and every other byte to " ", so a run of 19 digits shows as _LONG_DIGIT_RUN.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
+
+
+def _fast_decode(body: bytes) -> Any:
+    """orjson's decoding of `body` when it provably equals json.loads' and `body` repeats no key; else _UNSURE.
+
+    Equal results: orjson fails on everything json.loads treats differently (NaN, a byte order mark, UTF-16,
+    lone surrogates, overflowing exponents), except integers beyond 64 bits, which orjson turns into
+    floats; those need 19 digits in a row, so such bodies go the slow way.
+
+    No duplicates: in valid JSON every ':' outside strings ends a key, so ``body.count(b":")`` is the number
+    of keys in the document plus the colons inside its strings. orjson.dumps writes colons as they are, so
+    the same count over orjson.dumps(result) gives the keys that survived plus the colons in the strings that
+    survived. A repeated key drops at least one key (and maybe strings with it), making the second count
+    smaller; without one the result is the document and the counts are equal. This holds as long as no string
+    spells a colon as an escape (``\\u003a``), so bodies containing one go the slow way too.
+    """
+    if not isinstance(body, bytes):
+        return _UNSURE
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _UNSURE
+    if b"\\u003" in body and (b"\\u003a" in body or b"\\u003A" in body):
+        return _UNSURE
+    if _LONG_DIGIT_RUN in body.translate(_DIGITS_AS_ZERO):
+        return _UNSURE
+    try:
+        again = orjson.dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError: nested deeper than orjson.dumps goes
+        return _UNSURE
+    if body.count(b":") != again.count(b":"):
+        return _UNSURE
+    return obj
 
 
 def decode_body(body: bytes, content_type: str | None, *, kind_hint: str, track_duplicates: bool = False,

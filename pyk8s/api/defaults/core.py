@@ -11,6 +11,8 @@ import base64
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
+
 Obj = dict[str, Any]
 
 TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
@@ -57,15 +59,43 @@ def drop_nulls(value: Any, key: str = "") -> Any:
     ``metadata.creationTimestamp`` is the exception: Go encodes a zero metav1.Time as ``null``, so
     embedded templates keep ``"creationTimestamp": null`` exactly as a real apiserver returns them.
     """
+    if not _may_hold_null(value):
+        return value
     if isinstance(value, dict):
-        for k in [k for k, v in value.items() if v is None and not (key == "metadata" and k == "creationTimestamp")]:
-            del value[k]
-        for k, v in value.items():
-            drop_nulls(v, k)
+        _drop_nulls_in_dict(value, key)
     elif isinstance(value, list):
-        for v in value:
-            drop_nulls(v, key)
+        _drop_nulls_in_list(value, key)
     return value
+
+
+def _may_hold_null(value: Any) -> bool:
+    """False only when no ``None`` occurs anywhere in `value` (most request bodies): serialising it with
+    orjson and finding no ``null`` proves that, several times faster than walking it in Python."""
+    try:
+        return b"null" in orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: a value JSON cannot hold (YAML's sets, bytes, int keys...)
+        return True
+
+
+# The walk only descends into containers.
+def _drop_nulls_in_dict(d: Obj, key: str) -> None:
+    if None in d.values():
+        keep_timestamp = key == "metadata"
+        for k in [k for k, v in d.items() if v is None and not (keep_timestamp and k == "creationTimestamp")]:
+            del d[k]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            _drop_nulls_in_dict(v, k)
+        elif isinstance(v, list):
+            _drop_nulls_in_list(v, k)
+
+
+def _drop_nulls_in_list(items: list[Any], key: str) -> None:
+    for v in items:
+        if isinstance(v, dict):
+            _drop_nulls_in_dict(v, key)
+        elif isinstance(v, list):
+            _drop_nulls_in_list(v, key)
 
 
 # ---------------------------------------------------------------- containers
@@ -167,12 +197,16 @@ _SOURCES: Final = (
     "ephemeral",
     "image",
 )
+_SOURCE_SET: Final = frozenset(_SOURCES)
 
 
 def _rbd(src: Obj) -> None:
     default_zero(src, "pool", "rbd")
     default_zero(src, "user", "admin")
     default_zero(src, "keyring", "/etc/ceph/keyring")
+
+
+_LEGACY_SOURCES: Final = frozenset({"hostPath", "iscsi", "rbd", "azureDisk", "scaleIO"})
 
 
 def _legacy_sources(holder: Obj) -> None:
@@ -195,9 +229,10 @@ def _legacy_sources(holder: Obj) -> None:
 
 
 def volume(vol: Obj) -> None:
-    if not any(vol.get(k) is not None for k in _SOURCES):
+    if not any(v is not None and k in _SOURCE_SET for k, v in vol.items()):
         vol["emptyDir"] = {}
-    _legacy_sources(vol)
+    if not _LEGACY_SOURCES.isdisjoint(vol):
+        _legacy_sources(vol)
     for key in ("secret", "configMap"):
         if isinstance(vol.get(key), dict):
             default(vol[key], "defaultMode", DEFAULT_FILE_MODE)

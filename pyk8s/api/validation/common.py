@@ -7,6 +7,7 @@ immutability checks. Messages are upstream's (k8s.io/apimachinery/pkg/util/valid
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
@@ -153,7 +154,12 @@ _PORT_NAME_CHARSET = re.compile(r"^[-a-z0-9]+$")
 _ONE_LETTER = re.compile(r"[a-z]")
 
 
+_VALID_PORT_NAMES: set[str] = set()
+
+
 def is_valid_port_name(port: str) -> list[str]:
+    if port.__class__ is str and port in _VALID_PORT_NAMES:
+        return []
     errs = []
     if len(port) > 15:
         errs.append(max_len_error(15))
@@ -165,6 +171,10 @@ def is_valid_port_name(port: str) -> list[str]:
         errs.append("must not contain consecutive hyphens")
     if port and (port[0] == "-" or port[-1] == "-"):
         errs.append("must not begin or end with a hyphen")
+    if not errs:
+        if len(_VALID_PORT_NAMES) >= 4096:
+            _VALID_PORT_NAMES.clear()
+        _VALID_PORT_NAMES.add(port)
     return errs
 
 
@@ -203,7 +213,7 @@ def is_relaxed_env_var_name(value: str) -> list[str]:
     errs = []
     if not value:
         errs.append("environment variable name must be non-empty")
-    if any(ord(c) > 127 or not c.isprintable() or c == "=" for c in value):
+    if not (value.isascii() and value.isprintable() and "=" not in value):
         errs.append("a valid environment variable name must consist only of printable ASCII characters other than '='")
     return errs
 
@@ -212,7 +222,12 @@ _CM_KEY_FMT = "[-._a-zA-Z0-9]+"
 _CM_KEY_RE = re.compile(f"^{_CM_KEY_FMT}$")
 
 
+_VALID_CONFIG_MAP_KEYS: set[str] = set()
+
+
 def is_config_map_key(value: str) -> list[str]:
+    if value.__class__ is str and value in _VALID_CONFIG_MAP_KEYS:
+        return []
     errs = []
     if len(value) > 253:
         errs.append(max_len_error(253))
@@ -226,7 +241,12 @@ def is_config_map_key(value: str) -> list[str]:
                 "key-name",
             )
         )
-    return errs + _chdir_prefix(value)
+    errs += _chdir_prefix(value)
+    if not errs:
+        if len(_VALID_CONFIG_MAP_KEYS) >= 4096:
+            _VALID_CONFIG_MAP_KEYS.clear()
+        _VALID_CONFIG_MAP_KEYS.add(value)
+    return errs
 
 
 _PERCENT_FMT = "[0-9]+%"
@@ -336,10 +356,18 @@ def label_name(key: str, path: Path) -> Errs:
 
 
 def label_map(value: Any, path: Path) -> Errs:
+    if not isinstance(value, dict):
+        return []
     errs: Errs = []
-    for k, v in dct(value).items():
-        errs += label_name(str(k), path)
-        errs += [fe.invalid(path, s(v), m) for m in is_valid_label_value(s(v))]
+    for k, v in value.items():
+        key = str(k)
+        msgs = is_qualified_name(key)
+        if msgs:
+            errs += [fe.invalid(path, key, m) for m in msgs]
+        text = v if isinstance(v, str) else ""
+        msgs = is_valid_label_value(text)
+        if msgs:
+            errs += [fe.invalid(path, text, m) for m in msgs]
     return errs
 
 
@@ -351,7 +379,9 @@ def annotation_map(value: Any, path: Path) -> Errs:
     errs: Errs = []
     total = 0
     for k, v in ann.items():
-        errs += [fe.invalid(path, k, m) for m in is_qualified_name(str(k).lower())]
+        msgs = is_qualified_name(str(k).lower())
+        if msgs:
+            errs += [fe.invalid(path, k, m) for m in msgs]
         total += len(str(k).encode()) + len(s(v).encode())
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         errs.append(fe.too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT))
@@ -389,7 +419,7 @@ def label_selector(sel: Any, path: Path, allow_invalid_values: bool = False) -> 
     """metav1 LabelSelector validation (ValidateLabelSelector)."""
     if not isinstance(sel, dict):
         return []
-    errs = label_map(sel.get("matchLabels"), path.child("matchLabels"))
+    errs = label_map(sel.get("matchLabels"), path.child("matchLabels")) if sel.get("matchLabels") else []
     for n, req in enumerate(lst(sel.get("matchExpressions"))):
         errs += selector_requirement(req, path.child("matchExpressions").index(n), allow_invalid_values)
     return errs
@@ -447,8 +477,14 @@ def parse_quantity(value: Any) -> Decimal | None:
     """A resource.Quantity as an exact number, or None when it does not parse."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
+    return _parse_quantity_text(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_quantity_text(text: str) -> Decimal | None:
+    # Cached: a cluster uses few distinct amounts ("100m", "256Mi"), each parsed many times; Decimals are immutable.
     try:
-        return quantity.parse_quantity(str(value))
+        return quantity.parse_quantity(text)
     except quantity.QuantityError:
         return None
 
@@ -484,6 +520,13 @@ def not_more_than_100_percent(value: Any, path: Path) -> Errs:
     return []
 
 
+def port_num_or_name_ok(value: Any) -> bool:
+    """Whether ``port_num_or_name`` finds nothing wrong with `value` (without building its path)."""
+    if isinstance(value, str):
+        return not is_valid_port_name(value)
+    return 1 <= i(value) <= 65535
+
+
 def port_num_or_name(value: Any, path: Path) -> Errs:
     if isinstance(value, str):
         return [fe.invalid(path, value, m) for m in is_valid_port_name(value)]
@@ -492,5 +535,6 @@ def port_num_or_name(value: Any, path: Path) -> Errs:
 
 def each(items: Iterable[Any]) -> Iterable[tuple[int, Obj]]:
     """Enumerate list entries, treating non-objects as empty objects."""
-    for n, item in enumerate(items):
-        yield n, dct(item)
+    if not items:
+        return ()
+    return [(n, item if isinstance(item, dict) else {}) for n, item in enumerate(items)]

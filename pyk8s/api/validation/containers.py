@@ -15,6 +15,7 @@ from pyk8s.api.field_errors import Path
 from pyk8s.api.validation import common as c
 from pyk8s.api.validation import resources as rs
 from pyk8s.api.validation.common import Errs, Obj
+from pyk8s.api.validation_names import is_dns1123_label
 
 _PULL_POLICIES: Final = ["Always", "IfNotPresent", "Never"]
 _MOUNT_PROPAGATIONS: Final = ["Bidirectional", "HostToContainer", "None"]
@@ -62,28 +63,34 @@ _SUBSCRIPT = re.compile(r"^(metadata\.(?:labels|annotations))\['(.*)'\]$")
 
 
 def ports(items: Any, path: Path) -> Errs:
+    # Hot (every container of every pod): paths are only built for errors, and checks that cannot fail skipped.
+    if not isinstance(items, list):
+        return []
     errs: Errs = []
     names: set[str] = set()
-    for n, port in c.each(c.lst(items)):
-        ip = path.index(n)
-        name = c.s(port.get("name"))
-        if name:
+    for n, port in enumerate(items):
+        if not isinstance(port, dict):
+            port = {}
+        name = port.get("name")
+        if name and isinstance(name, str):
             msgs = c.is_valid_port_name(name)
             if msgs:
-                errs += [fe.invalid(ip.child("name"), name, m) for m in msgs]
+                errs += [fe.invalid(path.index(n).child("name"), name, m) for m in msgs]
             elif name in names:
-                errs.append(fe.duplicate(ip.child("name"), name))
+                errs.append(fe.duplicate(path.index(n).child("name"), name))
             else:
                 names.add(name)
         cp = c.i(port.get("containerPort"))
         if cp == 0:
-            errs.append(fe.required(ip.child("containerPort")))
-        else:
-            errs += c.port_number(cp, ip.child("containerPort"))
+            errs.append(fe.required(path.index(n).child("containerPort")))
+        elif not 1 <= cp <= 65535:
+            errs += c.port_number(cp, path.index(n).child("containerPort"))
         hp = c.i(port.get("hostPort"))
-        if hp:
-            errs += c.port_number(hp, ip.child("hostPort"))
-        errs += c.required_enum(c.s(port.get("protocol")), c.PROTOCOLS, ip.child("protocol"))
+        if hp and not 1 <= hp <= 65535:
+            errs += c.port_number(hp, path.index(n).child("hostPort"))
+        protocol = port.get("protocol")
+        if protocol not in c.PROTOCOLS:
+            errs += c.required_enum(c.s(protocol), c.PROTOCOLS, path.index(n).child("protocol"))
     return errs
 
 
@@ -134,28 +141,58 @@ def _resource_field_selector(ref: Obj, path: Path, volume: bool) -> Errs:
 
 def _key_selector(ref: Obj, path: Path) -> Errs:
     name = c.s(ref.get("name"))
-    errs = [fe.invalid(path.child("name"), name, m) for m in c.name_is_dns_subdomain(name, False)]
+    msgs = c.name_is_dns_subdomain(name, False)
+    errs = [fe.invalid(path.child("name"), name, m) for m in msgs] if msgs else []
     key = c.s(ref.get("key"))
     if not key:
         errs.append(fe.required(path.child("key")))
     else:
-        errs += [fe.invalid(path.child("key"), key, m) for m in c.is_config_map_key(key)]
+        msgs = c.is_config_map_key(key)
+        if msgs:
+            errs += [fe.invalid(path.child("key"), key, m) for m in msgs]
     return errs
 
 
+def _plain_value_from(vf: Any, ev: Obj) -> bool:
+    """Whether `vf` is the usual valid ``valueFrom`` (one field, configMap or secret key reference with nothing
+    for the checks below to report), so they can be skipped."""
+    if not isinstance(vf, dict) or len(vf) != 1 or c.s(ev.get("value")):
+        return False
+    kind, ref = next(iter(vf.items()))
+    if not isinstance(ref, dict):
+        return False
+    if kind == "fieldRef":
+        return ref.get("apiVersion") == "v1" and ref.get("fieldPath") in _ENV_FIELD_PATHS
+    if kind in ("configMapKeyRef", "secretKeyRef"):
+        name, key = ref.get("name"), ref.get("key")
+        return (
+            isinstance(name, str)
+            and isinstance(key, str)
+            and bool(key)
+            and not c.name_is_dns_subdomain(name, False)
+            and not c.is_config_map_key(key)
+        )
+    return False
+
+
 def env(items: Any, path: Path) -> Errs:
+    if not isinstance(items, list):
+        return []
     errs: Errs = []
-    for n, ev in c.each(c.lst(items)):
-        ip = path.index(n)
+    for n, ev in enumerate(items):
+        if not isinstance(ev, dict):
+            ev = {}
         name = c.s(ev.get("name"))
         if not name:
-            errs.append(fe.required(ip.child("name")))
+            errs.append(fe.required(path.index(n).child("name")))
         else:
-            errs += [fe.invalid(ip.child("name"), name, m) for m in c.is_relaxed_env_var_name(name)]
+            msgs = c.is_relaxed_env_var_name(name)
+            if msgs:
+                errs += [fe.invalid(path.index(n).child("name"), name, m) for m in msgs]
         value_from = ev.get("valueFrom")
-        if value_from is None:
+        if value_from is None or _plain_value_from(value_from, ev):
             continue
-        vf, vp = c.dct(value_from), ip.child("valueFrom")
+        vf, vp = c.dct(value_from), path.index(n).child("valueFrom")
         sources = 0
         if vf.get("fieldRef") is not None:
             sources += 1
@@ -232,22 +269,23 @@ def volume_mounts(items: Any, devices: dict[str, str], volumes: dict[str, Obj], 
     mount_points: set[str] = set()
     privileged = c.get(ctr, "securityContext", "privileged") is True
     for n, mnt in c.each(c.lst(items)):
-        ip = path.index(n)
         name, mount_path = c.s(mnt.get("name")), c.s(mnt.get("mountPath"))
         if not name:
-            errs.append(fe.required(ip.child("name")))
+            errs.append(fe.required(path.index(n).child("name")))
         if name not in volumes:
-            errs.append(fe.not_found(ip.child("name"), name))
+            errs.append(fe.not_found(path.index(n).child("name"), name))
         if not mount_path:
-            errs.append(fe.required(ip.child("mountPath")))
+            errs.append(fe.required(path.index(n).child("mountPath")))
         if mount_path in mount_points:
-            errs.append(fe.invalid(ip.child("mountPath"), mount_path, "must be unique"))
+            errs.append(fe.invalid(path.index(n).child("mountPath"), mount_path, "must be unique"))
         mount_points.add(mount_path)
         if name in devices:
-            errs.append(fe.invalid(ip.child("name"), name, "must not already exist in volumeDevices"))
+            errs.append(fe.invalid(path.index(n).child("name"), name, "must not already exist in volumeDevices"))
         if mount_path in devices.values():
             errs.append(
-                fe.invalid(ip.child("mountPath"), mount_path, "must not already exist as a path in volumeDevices")
+                fe.invalid(
+                    path.index(n).child("mountPath"), mount_path, "must not already exist as a path in volumeDevices"
+                )
             )
         sub, sub_expr = c.s(mnt.get("subPath")), c.s(mnt.get("subPathExpr"))
         if sub:
@@ -255,7 +293,9 @@ def volume_mounts(items: Any, devices: dict[str, str], volumes: dict[str, Obj], 
         if sub_expr:
             if sub:
                 errs.append(
-                    fe.invalid(ip.child("subPathExpr"), sub_expr, "subPathExpr and subPath are mutually exclusive")
+                    fe.invalid(
+                        path.index(n).child("subPathExpr"), sub_expr, "subPathExpr and subPath are mutually exclusive"
+                    )
                 )
             errs += local_descending_path(sub_expr, path.child("subPathExpr"))
         prop = mnt.get("mountPropagation")
@@ -331,14 +371,18 @@ def handler(h: Obj, grace: int | None, path: Path, allow_sleep: bool) -> Errs:
         elif kind == "httpGet":
             if not c.s(v.get("path")):
                 errs.append(fe.required(hp.child("path")))
-            errs += c.port_num_or_name(v.get("port"), hp.child("port"))
+            port = v.get("port")
+            if not c.port_num_or_name_ok(port):
+                errs += c.port_num_or_name(port, hp.child("port"))
             if v.get("scheme") not in ("HTTP", "HTTPS"):
                 errs.append(fe.not_supported(hp.child("scheme"), c.s(v.get("scheme")), ["HTTP", "HTTPS"]))
             for hdr in c.lst(v.get("httpHeaders")):
                 hname = c.s(c.get(hdr, "name"))
                 errs += [fe.invalid(hp.child("httpHeaders"), hname, m) for m in c.is_http_header_name(hname)]
         elif kind == "tcpSocket":
-            errs += c.port_num_or_name(v.get("port"), hp.child("port"))
+            port = v.get("port")
+            if not c.port_num_or_name_ok(port):
+                errs += c.port_num_or_name(port, hp.child("port"))
         elif kind == "grpc":
             errs += c.port_num_or_name(c.i(v.get("port")), hp.child("port"))
         elif kind == "sleep" and grace is not None:
@@ -352,13 +396,20 @@ def handler(h: Obj, grace: int | None, path: Path, allow_sleep: bool) -> Errs:
     return errs
 
 
+_PROBE_COUNTS: Final = (
+    "initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"
+)
+
+
 def probe(p: Any, grace: int | None, path: Path, which: str) -> Errs:
     if p is None:
         return []
     pr = c.dct(p)
     errs = handler(pr, grace, path, allow_sleep=False)
-    for fld in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
-        errs += c.nonnegative(pr.get(fld), path.child(fld))
+    for fld in _PROBE_COUNTS:
+        value = pr.get(fld)
+        if isinstance(value, int) and value < 0:
+            errs += c.nonnegative(value, path.child(fld))
     tgp = pr.get("terminationGracePeriodSeconds")
     if isinstance(tgp, int) and tgp <= 0:
         errs.append(fe.invalid(path.child("terminationGracePeriodSeconds"), tgp, "must be greater than 0"))
@@ -380,9 +431,11 @@ def lifecycle(lc: Any, grace: int | None, path: Path) -> Errs:
 
 def probes_and_lifecycle(ctr: Obj, grace: int | None, path: Path) -> Errs:
     errs = lifecycle(ctr["lifecycle"], grace, path.child("lifecycle")) if ctr.get("lifecycle") is not None else []
-    errs += probe(ctr.get("livenessProbe"), grace, path.child("livenessProbe"), "liveness")
-    errs += probe(ctr.get("readinessProbe"), grace, path.child("readinessProbe"), "readiness")
-    return errs + probe(ctr.get("startupProbe"), grace, path.child("startupProbe"), "startup")
+    for key, which in (("livenessProbe", "liveness"), ("readinessProbe", "readiness"), ("startupProbe", "startup")):
+        p = ctr.get(key)
+        if p is not None:
+            errs += probe(p, grace, path.child(key), which)
+    return errs
 
 
 # ---------------------------------------------------------------- security context
@@ -416,16 +469,19 @@ def security_context(sc: Any, path: Path, host_users: bool) -> Errs:
     if sc is None:
         return []
     s = c.dct(sc)
-    errs = id_range(s.get("runAsUser"), path.child("runAsUser")) + id_range(
-        s.get("runAsGroup"), path.child("runAsGroup")
-    )
+    errs: Errs = []
+    for fld in ("runAsUser", "runAsGroup"):
+        value = s.get(fld)
+        if isinstance(value, int) and not 0 <= value <= c.MAX_INT32:
+            errs += id_range(value, path.child(fld))
     proc = s.get("procMount")
     if proc is not None:
         if proc not in ("Default", "Unmasked"):
             errs.append(fe.not_supported(path.child("procMount"), proc, ["Default", "Unmasked"]))
         if host_users and proc == "Unmasked":
             errs.append(fe.invalid(path.child("procMount"), proc, "`hostUsers` must be false to use `Unmasked`"))
-    errs += seccomp_profile(s.get("seccompProfile"), path.child("seccompProfile"))
+    if s.get("seccompProfile") is not None:
+        errs += seccomp_profile(s.get("seccompProfile"), path.child("seccompProfile"))
     if s.get("allowPrivilegeEscalation") is False:
         if s.get("privileged") is True:
             errs.append(fe.invalid(path, s, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
@@ -441,25 +497,43 @@ def security_context(sc: Any, path: Path, host_users: bool) -> Errs:
 # ---------------------------------------------------------------- the common container checks
 
 
+_TERMINATION_MESSAGE_POLICIES: Final = ["File", "FallbackToLogsOnError"]
+
+
 def container_common(ctr: Obj, volumes: dict[str, Obj], path: Path, host_users: bool) -> Errs:
+    # Runs for every container of every pod and template: a sub-check runs (and its path is built) only
+    # when the field is there to check, which gives the same errors as running it on nothing.
     errs: Errs = []
     name = c.s(ctr.get("name"))
     if not name:
         errs.append(fe.required(path.child("name")))
     else:
-        errs += c.dns1123_label(name, path.child("name"))
+        msgs = is_dns1123_label(name)
+        if msgs:
+            errs += [fe.invalid(path.child("name"), name, m) for m in msgs]
     if not c.s(ctr.get("image")):
         errs.append(fe.required(path.child("image")))
-    errs += c.required_enum(
-        c.s(ctr.get("terminationMessagePolicy")), ["File", "FallbackToLogsOnError"], path.child("terminationMessagePolicy")
-    )
-    mounts = {c.s(m.get("name")): c.s(m.get("mountPath")) for _, m in c.each(c.lst(ctr.get("volumeMounts")))}
-    devices = {c.s(d.get("name")): c.s(d.get("devicePath")) for _, d in c.each(c.lst(ctr.get("volumeDevices")))}
-    errs += ports(ctr.get("ports"), path.child("ports"))
-    errs += env(ctr.get("env"), path.child("env"))
-    errs += env_from(ctr.get("envFrom"), path.child("envFrom"))
-    errs += volume_mounts(ctr.get("volumeMounts"), devices, volumes, ctr, path.child("volumeMounts"))
-    errs += volume_devices(ctr.get("volumeDevices"), mounts, volumes, path.child("volumeDevices"))
-    errs += c.required_enum(c.s(ctr.get("imagePullPolicy")), _PULL_POLICIES, path.child("imagePullPolicy"))
-    errs += rs.resource_requirements(ctr.get("resources"), path.child("resources"))
-    return errs + security_context(ctr.get("securityContext"), path.child("securityContext"), host_users)
+    policy = ctr.get("terminationMessagePolicy")
+    if policy not in _TERMINATION_MESSAGE_POLICIES:
+        errs += c.required_enum(c.s(policy), _TERMINATION_MESSAGE_POLICIES, path.child("terminationMessagePolicy"))
+    mount_list, device_list = c.lst(ctr.get("volumeMounts")), c.lst(ctr.get("volumeDevices"))
+    if ctr.get("ports"):
+        errs += ports(ctr.get("ports"), path.child("ports"))
+    if ctr.get("env"):
+        errs += env(ctr.get("env"), path.child("env"))
+    if ctr.get("envFrom"):
+        errs += env_from(ctr.get("envFrom"), path.child("envFrom"))
+    if mount_list:
+        devices = {c.s(d.get("name")): c.s(d.get("devicePath")) for _, d in c.each(device_list)}
+        errs += volume_mounts(mount_list, devices, volumes, ctr, path.child("volumeMounts"))
+    if device_list:
+        mounts = {c.s(m.get("name")): c.s(m.get("mountPath")) for _, m in c.each(mount_list)}
+        errs += volume_devices(device_list, mounts, volumes, path.child("volumeDevices"))
+    pull = ctr.get("imagePullPolicy")
+    if pull not in _PULL_POLICIES:
+        errs += c.required_enum(c.s(pull), _PULL_POLICIES, path.child("imagePullPolicy"))
+    if ctr.get("resources"):
+        errs += rs.resource_requirements(ctr.get("resources"), path.child("resources"))
+    if ctr.get("securityContext") is not None:
+        errs += security_context(ctr.get("securityContext"), path.child("securityContext"), host_users)
+    return errs

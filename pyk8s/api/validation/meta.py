@@ -40,18 +40,19 @@ def _owner_references(refs: Any, path: Path) -> Errs:
     errs: Errs = []
     first_controller = ""
     for n, ref in c.each(c.lst(refs)):
-        rp = path.index(n)
         api_version = c.s(ref.get("apiVersion"))
         parts = api_version.split("/")
         if not api_version:
-            errs.append(fe.required(rp.child("apiVersion"), "must not be empty"))
+            errs.append(fe.required(path.index(n).child("apiVersion"), "must not be empty"))
         elif len(parts) > 2 or not parts[-1]:
-            errs.append(fe.invalid(rp.child("apiVersion"), api_version, "must be <group>/<version> or <version>"))
+            errs.append(
+                fe.invalid(path.index(n).child("apiVersion"), api_version, "must be <group>/<version> or <version>")
+            )
         for fld in ("kind", "name", "uid"):
             if not c.s(ref.get(fld)):
-                errs.append(fe.required(rp.child(fld), "must not be empty"))
+                errs.append(fe.required(path.index(n).child(fld), "must not be empty"))
         if api_version == "v1" and ref.get("kind") == "Event":
-            errs.append(fe.invalid(rp, ref, "/v1, Kind=Event is disallowed from being an owner"))
+            errs.append(fe.invalid(path.index(n), ref, "/v1, Kind=Event is disallowed from being an owner"))
         if ref.get("controller") is True:
             current = f"{c.s(ref.get('kind'))}/{c.s(ref.get('name'))}"
             if first_controller:
@@ -69,7 +70,9 @@ def _owner_references(refs: Any, path: Path) -> Errs:
 
 
 def _finalizers(finalizers: Any, path: Path, kube_names: bool) -> Errs:
-    names = [c.s(f) for f in c.lst(finalizers)]
+    if not isinstance(finalizers, list) or not finalizers:
+        return []
+    names = [c.s(f) for f in finalizers]
     errs: Errs = []
     for f in names:
         errs += c.qualified_name(f, path)
@@ -96,19 +99,27 @@ def kube_finalizer_names(names: list[str], path: Path, indexed: bool = True) -> 
 
 
 def _common(m: Obj, namespaced: bool, path: Path) -> Errs:
+    # Every create and update runs this: a field that is absent (or cannot fail) costs no path.
     errs: Errs = []
     ns = c.s(m.get("namespace"))
     if namespaced:
         if not ns:
             errs.append(fe.required(path.child("namespace")))
         else:
-            errs += [fe.invalid(path.child("namespace"), ns, msg) for msg in c.name_is_dns_label(ns, False)]
+            msgs = c.name_is_dns_label(ns, False)
+            if msgs:
+                errs += [fe.invalid(path.child("namespace"), ns, msg) for msg in msgs]
     elif ns:
         errs.append(fe.forbidden(path.child("namespace"), "not allowed on this type"))
-    errs += c.nonnegative(m.get("generation"), path.child("generation"))
-    errs += c.label_map(m.get("labels"), path.child("labels"))
-    errs += c.annotation_map(m.get("annotations"), path.child("annotations"))
-    errs += _owner_references(m.get("ownerReferences"), path.child("ownerReferences"))
+    generation = m.get("generation")
+    if isinstance(generation, int) and generation < 0:
+        errs += c.nonnegative(generation, path.child("generation"))
+    if m.get("labels"):
+        errs += c.label_map(m.get("labels"), path.child("labels"))
+    if m.get("annotations"):
+        errs += c.annotation_map(m.get("annotations"), path.child("annotations"))
+    if m.get("ownerReferences"):
+        errs += _owner_references(m.get("ownerReferences"), path.child("ownerReferences"))
     return errs
 
 
@@ -120,14 +131,19 @@ def validate_object_meta(
     errs: Errs = []
     gen = c.s(m.get("generateName"))
     if gen:
-        errs += [fe.invalid(path.child("generateName"), gen, msg) for msg in name_fn(gen, True)]
+        msgs = name_fn(gen, True)
+        if msgs:
+            errs += [fe.invalid(path.child("generateName"), gen, msg) for msg in msgs]
     name = c.s(m.get("name"))
     if not name:
         errs.append(fe.required(path.child("name"), "name or generateName is required"))
     else:
-        errs += [fe.invalid(path.child("name"), name, msg) for msg in name_fn(name, False)]
+        msgs = name_fn(name, False)
+        if msgs:
+            errs += [fe.invalid(path.child("name"), name, msg) for msg in msgs]
     errs += _common(m, namespaced, path)
-    errs += _finalizers(m.get("finalizers"), path.child("finalizers"), kube_finalizers)
+    if m.get("finalizers"):
+        errs += _finalizers(m.get("finalizers"), path.child("finalizers"), kube_finalizers)
     return errs
 
 

@@ -8,40 +8,48 @@ from pyk8s.api import field_errors as fe
 from pyk8s.api.field_errors import Path
 from pyk8s.api.validation import common as c
 from pyk8s.api.validation.common import Errs, Obj
+from pyk8s.api.validation_names import is_qualified_name, is_valid_label_value
 
 
 def tolerations(items: Any, path: Path) -> Errs:
     errs: Errs = []
     for n, t in c.each(c.lst(items)):
-        ip = path.index(n)
         key, op, value, effect = (c.s(t.get("key")), c.s(t.get("operator")), c.s(t.get("value")), c.s(t.get("effect")))
         if key:
-            errs += c.label_name(key, ip.child("key"))
+            msgs = is_qualified_name(key)
+            if msgs:
+                errs += [fe.invalid(path.index(n).child("key"), key, m) for m in msgs]
         if not key and op != "Exists":
             errs.append(
                 fe.invalid(
-                    ip.child("operator"),
+                    path.index(n).child("operator"),
                     op,
                     'operator must be Exists when `key` is empty, which means "match all values and all keys"',
                 )
             )
         if t.get("tolerationSeconds") is not None and effect != "NoExecute":
             errs.append(
-                fe.invalid(ip.child("effect"), effect, "effect must be 'NoExecute' when `tolerationSeconds` is set")
+                fe.invalid(
+                    path.index(n).child("effect"), effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"
+                )
             )
         if op in ("Equal", ""):
-            from pyk8s.api.validation_names import is_valid_label_value
-
             msgs = is_valid_label_value(value)
             if msgs:
-                errs.append(fe.invalid(ip.child("operator"), value, ";".join(msgs)))
+                errs.append(fe.invalid(path.index(n).child("operator"), value, ";".join(msgs)))
         elif op == "Exists":
             if value:
-                errs.append(fe.invalid(ip.child("operator"), value, "value must be empty when `operator` is 'Exists'"))
+                errs.append(
+                    fe.invalid(
+                        path.index(n).child("operator"), value, "value must be empty when `operator` is 'Exists'"
+                    )
+                )
         else:
-            errs.append(fe.not_supported(ip.child("operator"), op, ["Equal", "Exists"]))
+            errs.append(fe.not_supported(path.index(n).child("operator"), op, ["Equal", "Exists"]))
         if effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-            errs.append(fe.not_supported(ip.child("effect"), effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]))
+            errs.append(
+                fe.not_supported(path.index(n).child("effect"), effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"])
+            )
     return errs
 
 
@@ -73,13 +81,21 @@ def node_selector_term(term: Obj, path: Path, allow_invalid_values: bool) -> Err
 
 
 def _affinity_term(term: Obj, path: Path) -> Errs:
-    errs = c.label_selector(term.get("labelSelector"), path.child("labelSelector"))
-    errs += c.label_selector(term.get("namespaceSelector"), path.child("namespaceSelector"))
+    errs: Errs = []
+    for key in ("labelSelector", "namespaceSelector"):
+        if isinstance(term.get(key), dict):
+            errs += c.label_selector(term.get(key), path.child(key))
     for ns in c.lst(term.get("namespaces")):
-        errs += [fe.invalid(path.child("namespace"), c.s(ns), m) for m in c.name_is_dns_label(c.s(ns), False)]
-    if not c.s(term.get("topologyKey")):
+        msgs = c.name_is_dns_label(c.s(ns), False)
+        if msgs:
+            errs += [fe.invalid(path.child("namespace"), c.s(ns), m) for m in msgs]
+    topology_key = c.s(term.get("topologyKey"))
+    if not topology_key:
         errs.append(fe.required(path.child("topologyKey"), "can not be empty"))
-    return errs + c.label_name(c.s(term.get("topologyKey")), path.child("topologyKey"))
+    msgs = is_qualified_name(topology_key)
+    if msgs:
+        errs += [fe.invalid(path.child("topologyKey"), topology_key, m) for m in msgs]
+    return errs
 
 
 def affinity(aff: Any, path: Path) -> Errs:

@@ -56,8 +56,14 @@ def _regular_containers(
         if ctr.get("restartPolicy") is not None:
             errs.append(fe.forbidden(ip.child("restartPolicy"), "may not be set for non-init containers"))
     for n, ctr in c.each(items):
-        errs += _host_port_conflicts([ctr], path.index(n).child("ports"), host_ports)
+        if _has_host_port(ctr):
+            errs += _host_port_conflicts([ctr], path.index(n).child("ports"), host_ports)
     return errs
+
+
+def _has_host_port(ctr: Obj) -> bool:
+    """Whether any port of the container sets hostPort (only those can conflict)."""
+    return any(isinstance(p, dict) and c.i(p.get("hostPort")) for p in c.lst(ctr.get("ports")))
 
 
 def _host_port_conflicts(ctrs: list[Obj], ports_path: Path, seen: set[str]) -> Errs:
@@ -77,6 +83,8 @@ def _host_port_conflicts(ctrs: list[Obj], ports_path: Path, seen: set[str]) -> E
 def _init_containers(
     items: list[Any], regular: list[Any], vols: dict[str, Obj], grace: int | None, path: Path, host_users: bool
 ) -> Errs:
+    if not items:
+        return []
     errs: Errs = []
     names = {c.s(c.get(r, "name")) for r in regular}
     for n, ctr in c.each(items):
@@ -160,12 +168,14 @@ def _pod_security_context(sc: Any, spec: Obj, path: Path) -> Errs:
     if sc is None:
         return []
     s = c.dct(sc)
-    errs = ct.id_range(s.get("fsGroup"), path.child("fsGroup")) + ct.id_range(
-        s.get("runAsUser"), path.child("runAsUser")
-    )
-    errs += ct.id_range(s.get("runAsGroup"), path.child("runAsGroup"))
+    errs: Errs = []
+    for fld in ("fsGroup", "runAsUser", "runAsGroup"):
+        value = s.get(fld)
+        if isinstance(value, int) and not 0 <= value <= c.MAX_INT32:
+            errs += ct.id_range(value, path.child(fld))
     for n, g in enumerate(c.lst(s.get("supplementalGroups"))):
-        errs += ct.id_range(g, path.child("supplementalGroups").index(n))
+        if isinstance(g, int) and not 0 <= g <= c.MAX_INT32:
+            errs += ct.id_range(g, path.child("supplementalGroups").index(n))
     if spec.get("shareProcessNamespace") is True and spec.get("hostPID") is True:
         errs.append(
             fe.invalid(
@@ -174,20 +184,24 @@ def _pod_security_context(sc: Any, spec: Obj, path: Path) -> Errs:
         )
     names: set[str] = set()
     for n, sysctl in c.each(c.lst(s.get("sysctls"))):
-        name, sp = c.s(sysctl.get("name")), path.child("sysctls").index(n).child("name")
+        name = c.s(sysctl.get("name"))
         if not name:
-            errs.append(fe.required(sp))
+            errs.append(fe.required(path.child("sysctls").index(n).child("name")))
         elif name in names:
-            errs.append(fe.duplicate(sp, name))
+            errs.append(fe.duplicate(path.child("sysctls").index(n).child("name"), name))
         names.add(name)
     pol = s.get("fsGroupChangePolicy")
     if pol is not None and pol not in ("Always", "OnRootMismatch"):
         errs.append(fe.not_supported(path.child("fsGroupChangePolicy"), pol, ["Always", "OnRootMismatch"]))
-    return errs + ct.seccomp_profile(s.get("seccompProfile"), path.child("seccompProfile"))
+    if s.get("seccompProfile") is not None:
+        errs += ct.seccomp_profile(s.get("seccompProfile"), path.child("seccompProfile"))
+    return errs
 
 
 def pod_spec(spec: Obj, path: Path, is_pod: bool) -> Errs:
     """ValidatePodSpec."""
+    # Hot (every pod and template): a check whose field is absent, or whose value cannot fail it, is skipped
+    # without building its path; the errors and their order are those of running every check.
     errs: Errs = []
     grace = spec.get("terminationGracePeriodSeconds")
     if grace is None:
@@ -198,9 +212,9 @@ def pod_spec(spec: Obj, path: Path, is_pod: bool) -> Errs:
     errs += verrs
     regular = c.lst(spec.get("containers"))
     errs += _regular_containers(regular, vols, grace_i, path.child("containers"), host_users)
-    errs += _init_containers(
-        c.lst(spec.get("initContainers")), regular, vols, grace_i, path.child("initContainers"), host_users
-    )
+    init = c.lst(spec.get("initContainers"))
+    if init:
+        errs += _init_containers(init, regular, vols, grace_i, path.child("initContainers"), host_users)
     if spec.get("hostNetwork") is True:
         for n, ctr in c.each(regular):
             for j, port in c.each(c.lst(ctr.get("ports"))):
@@ -213,16 +227,23 @@ def pod_spec(spec: Obj, path: Path, is_pod: bool) -> Errs:
                             "must match `containerPort` when `hostNetwork` is true",
                         )
                     )
-    errs += c.required_enum(c.s(spec.get("restartPolicy")), _RESTART_POLICIES, path.child("restartPolicy"))
+    restart = spec.get("restartPolicy")
+    if restart not in _RESTART_POLICIES:
+        errs += c.required_enum(c.s(restart), _RESTART_POLICIES, path.child("restartPolicy"))
     dns = c.s(spec.get("dnsPolicy"))
-    errs += c.required_enum(dns, _DNS_POLICIES, path.child("dnsPolicy"))
-    errs += c.label_map(spec.get("nodeSelector"), path.child("nodeSelector"))
-    errs += _pod_security_context(spec.get("securityContext"), spec, path.child("securityContext"))
+    if dns not in _DNS_POLICIES:
+        errs += c.required_enum(dns, _DNS_POLICIES, path.child("dnsPolicy"))
+    if spec.get("nodeSelector"):
+        errs += c.label_map(spec.get("nodeSelector"), path.child("nodeSelector"))
+    if spec.get("securityContext") is not None:
+        errs += _pod_security_context(spec.get("securityContext"), spec, path.child("securityContext"))
     for n, ref in enumerate(c.lst(spec.get("imagePullSecrets"))):
         if not isinstance(ref, dict) or set(ref) - {"name"}:
             errs.append(fe.invalid(path.child("imagePullSecrets").index(n), ref, "only name may be set"))
-    errs += pl.affinity(spec.get("affinity"), path.child("affinity"))
-    errs += _dns_config(spec.get("dnsConfig"), dns, path.child("dnsConfig"))
+    if spec.get("affinity"):
+        errs += pl.affinity(spec.get("affinity"), path.child("affinity"))
+    if spec.get("dnsConfig") is not None or dns == "None":
+        errs += _dns_config(spec.get("dnsConfig"), dns, path.child("dnsConfig"))
     for n, gate in c.each(c.lst(spec.get("readinessGates"))):
         errs += c.qualified_name(
             c.s(gate.get("conditionType")), path.child("readinessGates").index(n).child("conditionType")
@@ -234,22 +255,26 @@ def pod_spec(spec: Obj, path: Path, is_pod: bool) -> Errs:
         if gname in seen_gates:
             errs.append(fe.duplicate(path.child("schedulingGates").index(n), gname))
         seen_gates.add(gname)
-    errs += pl.topology_spread(spec.get("topologySpreadConstraints"), path.child("topologySpreadConstraints"))
+    if spec.get("topologySpreadConstraints"):
+        errs += pl.topology_spread(spec.get("topologySpreadConstraints"), path.child("topologySpreadConstraints"))
     if c.get(spec, "securityContext", "hostUsers") is False:
         for fld, label in (("hostNetwork", "hostNetwork"), ("hostPID", "HostPID"), ("hostIPC", "HostIPC")):
             if spec.get(fld) is True:
                 errs.append(fe.forbidden(path.child(label), "when `pod.Spec.HostUsers` is false"))
-    for fld, fn in (("serviceAccountName", c.name_is_dns_subdomain), ("nodeName", c.name_is_dns_subdomain)):
+    for fld in ("serviceAccountName", "nodeName"):
         v = c.s(spec.get(fld))
         if v:
-            errs += [fe.invalid(path.child(fld), v, m) for m in fn(v, False)]
+            msgs = c.name_is_dns_subdomain(v, False)
+            if msgs:
+                errs += [fe.invalid(path.child(fld), v, m) for m in msgs]
     ads = spec.get("activeDeadlineSeconds")
     if isinstance(ads, int) and not 1 <= ads <= c.MAX_INT32:
         errs.append(fe.invalid(path.child("activeDeadlineSeconds"), ads, c.range_error(1, c.MAX_INT32)))
     for fld in ("hostname", "subdomain"):
         if c.s(spec.get(fld)):
             errs += c.dns1123_label(c.s(spec.get(fld)), path.child(fld))
-    errs += pl.tolerations(spec.get("tolerations"), path.child("tolerations"))
+    if spec.get("tolerations"):
+        errs += pl.tolerations(spec.get("tolerations"), path.child("tolerations"))
     for n, ha in c.each(c.lst(spec.get("hostAliases"))):
         alias_path = path.child("hostAliases").index(n)
         errs += c.is_valid_ip(alias_path.child("ip"), c.s(ha.get("ip")))
@@ -257,14 +282,16 @@ def pod_spec(spec: Obj, path: Path, is_pod: bool) -> Errs:
             errs += c.dns1123_subdomain(c.s(hn), alias_path.child("hostnames").index(j))
     pcn = c.s(spec.get("priorityClassName"))
     if pcn:
-        errs += [fe.invalid(path.child("priorityClassName"), pcn, m) for m in c.name_is_dns_subdomain(pcn, False)]
+        msgs = c.name_is_dns_subdomain(pcn, False)
+        if msgs:
+            errs += [fe.invalid(path.child("priorityClassName"), pcn, m) for m in msgs]
     rcn = spec.get("runtimeClassName")
     if rcn is not None:
         errs += [
             fe.invalid(path.child("runtimeClassName"), c.s(rcn), m) for m in c.name_is_dns_subdomain(c.s(rcn), False)
         ]
     pp = spec.get("preemptionPolicy")
-    if pp is not None:
+    if pp is not None and pp not in ("PreemptLowerPriority", "Never"):
         errs += preemption_policy(pp, path.child("preemptionPolicy"))
     os_ = spec.get("os")
     if os_ is not None:
@@ -311,9 +338,10 @@ def pod_template_spec(tmpl: Any, path: Path) -> Errs:
     """ValidatePodTemplateSpec (labels, annotations, the spec; no ephemeral containers)."""
     t = c.dct(tmpl)
     m, spec = c.dct(t.get("metadata")), c.dct(t.get("spec"))
-    errs = c.label_map(m.get("labels"), path.child("labels"))
-    errs += c.annotation_map(m.get("annotations"), path.child("annotations"))
-    errs += pod_specific_annotations(m.get("annotations"), spec, path.child("annotations"))
+    errs = c.label_map(m.get("labels"), path.child("labels")) if m.get("labels") else []
+    if m.get("annotations"):
+        errs += c.annotation_map(m.get("annotations"), path.child("annotations"))
+        errs += pod_specific_annotations(m.get("annotations"), spec, path.child("annotations"))
     errs += pod_spec(spec, path.child("spec"), is_pod=False)
     if c.lst(spec.get("ephemeralContainers")):
         errs.append(
@@ -325,14 +353,21 @@ def pod_template_spec(tmpl: Any, path: Path) -> Errs:
 # ---------------------------------------------------------------- Pod create / update
 
 
+_METADATA_ANNOTATIONS: Final = Path.of("metadata", "annotations")
+_SPEC: Final = Path.of("spec")
+
+
 def _pod_metadata_and_spec(pod: Obj) -> Errs:
     spec, meta = c.dct(pod.get("spec")), c.dct(pod.get("metadata"))
-    sp = Path.of("spec")
+    sp = _SPEC
     errs = vm.validate_object_meta(pod, True, c.name_is_dns_subdomain)
-    errs += pod_specific_annotations(meta.get("annotations"), spec, Path.of("metadata", "annotations"))
+    if meta.get("annotations"):
+        errs += pod_specific_annotations(meta.get("annotations"), spec, _METADATA_ANNOTATIONS)
     errs += pod_spec(spec, sp, is_pod=True)
     if not c.s(spec.get("serviceAccountName")):
         for n, vol in c.each(c.lst(spec.get("volumes"))):
+            if not isinstance(vol.get("projected"), dict):
+                continue
             for j, src in c.each(c.lst(c.get(vol, "projected", "sources"))):
                 if src.get("serviceAccountToken") is not None:
                     errs.append(
@@ -348,7 +383,7 @@ def _pod_metadata_and_spec(pod: Obj) -> Errs:
     for key in ("containers", "initContainers"):
         for n, ctr in c.each(c.lst(spec.get(key))):
             image = c.s(ctr.get("image"))
-            if image != image.strip():
+            if image and (image[0].isspace() or image[-1].isspace()):
                 errs.append(
                     fe.invalid(
                         sp.child(key).index(n).child("image"), image, "must not have leading or trailing whitespace"

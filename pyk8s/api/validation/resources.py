@@ -99,27 +99,35 @@ def quantity_value(name: str, value: Any, path: Path) -> Errs:
     return errs
 
 
+def _requirement_entry(name: str, value: Any, path: Path, section: str) -> Errs:
+    """The name and quantity checks of one ``limits``/``requests`` entry."""
+    if name in _STANDARD_CONTAINER_RESOURCES:
+        # cpu, memory, ephemeral-storage: the name is fine and the amount only fails when negative.
+        q = c.parse_quantity(value)
+        if q is None or q >= 0:
+            return []
+    fp = path.child(section).key(name)
+    return container_resource_name(name, fp) + quantity_value(name, value, fp)
+
+
 def resource_requirements(res: Any, path: Path) -> Errs:
     r = c.dct(res)
     limits, requests = c.dct(r.get("limits")), c.dct(r.get("requests"))
-    lim_path, req_path = path.child("limits"), path.child("requests")
     errs: Errs = []
     lim_cpu_mem = req_cpu_mem = lim_huge = req_huge = False
     for name, q in limits.items():
-        fp = lim_path.key(name)
-        errs += container_resource_name(name, fp) + quantity_value(name, q, fp)
+        errs += _requirement_entry(name, q, path, "limits")
         lim_huge = lim_huge or is_hugepages(name)
         lim_cpu_mem = lim_cpu_mem or name in ("cpu", "memory")
     for name, q in requests.items():
-        fp = req_path.key(name)
-        errs += container_resource_name(name, fp) + quantity_value(name, q, fp)
+        errs += _requirement_entry(name, q, path, "requests")
         if name in limits:
             rq, lq = c.parse_quantity(q), c.parse_quantity(limits[name])
             if rq is not None and lq is not None:
                 if rq != lq and not overcommit_allowed(name):
                     errs.append(
                         fe.invalid(
-                            req_path,
+                            path.child("requests"),
                             c.quantity_text(q),
                             f"must be equal to {name} limit of {c.quantity_text(limits[name])}",
                         )
@@ -127,13 +135,13 @@ def resource_requirements(res: Any, path: Path) -> Errs:
                 elif rq > lq:
                     errs.append(
                         fe.invalid(
-                            req_path,
+                            path.child("requests"),
                             c.quantity_text(q),
                             f"must be less than or equal to {name} limit of {c.quantity_text(limits[name])}",
                         )
                     )
         elif not overcommit_allowed(name):
-            errs.append(fe.required(lim_path, "Limit must be set for non overcommitable resources"))
+            errs.append(fe.required(path.child("limits"), "Limit must be set for non overcommitable resources"))
         req_huge = req_huge or is_hugepages(name)
         req_cpu_mem = req_cpu_mem or name in ("cpu", "memory")
     if not lim_cpu_mem and not req_cpu_mem and (req_huge or lim_huge):

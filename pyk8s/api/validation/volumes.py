@@ -10,6 +10,7 @@ from pyk8s.api.validation import common as c
 from pyk8s.api.validation import containers as ct
 from pyk8s.api.validation import meta as vm
 from pyk8s.api.validation.common import Errs, Obj
+from pyk8s.api.validation_names import is_dns1123_label
 
 _VOLUME_SOURCES: Final = (
     "emptyDir",
@@ -43,6 +44,7 @@ _VOLUME_SOURCES: Final = (
     "ephemeral",
     "image",
 )
+_SOURCE_ORDER: Final = {kind: n for n, kind in enumerate(_VOLUME_SOURCES)}
 # Upstream's "may not specify more than 1 volume type" errors use these (sometimes misspelt) names.
 _FORBIDDEN_NAME: Final = {"cephfs": "cephFS", "downwardAPI": "downwarAPI"}
 _HOST_PATH_TYPES: Final = [
@@ -66,9 +68,13 @@ _FILE_MODE_MSG: Final = "must be a number between 0 and 0777 (octal), both inclu
 
 
 def _mode(value: Any, path: Path) -> Errs:
-    if isinstance(value, int) and not 0 <= value <= 0o777:
-        return [fe.invalid(path, value, _FILE_MODE_MSG)]
-    return []
+    if _mode_ok(value):
+        return []
+    return [fe.invalid(path, value, _FILE_MODE_MSG)]
+
+
+def _mode_ok(value: Any) -> bool:
+    return not isinstance(value, int) or 0 <= value <= 0o777
 
 
 def _key_to_path(kp: Obj, path: Path) -> Errs:
@@ -167,7 +173,8 @@ def _source(kind: str, src: Obj, path: Path, is_pod: bool) -> Errs:
         name_key = "secretName" if kind == "secret" else "name"
         if not c.s(src.get(name_key)):
             errs.append(fe.required(path.child(name_key)))
-        errs += _mode(src.get("defaultMode"), path.child("defaultMode"))
+        if not _mode_ok(src.get("defaultMode")):
+            errs += _mode(src.get("defaultMode"), path.child("defaultMode"))
         for n, kp in c.each(c.lst(src.get("items"))):
             errs += _key_to_path(kp, path.child("items").index(n))
     elif kind == "persistentVolumeClaim":
@@ -224,9 +231,11 @@ def volumes(items: Any, path: Path, is_pod: bool) -> tuple[dict[str, Obj], Errs]
         ip = path.index(n)
         el: Errs = []
         count = 0
-        for kind in _VOLUME_SOURCES:
-            if vol.get(kind) is None:
-                continue
+        # The sources set, in upstream's order (looking up only the keys present).
+        kinds = [k for k, v in vol.items() if v is not None and k in _SOURCE_ORDER]
+        if len(kinds) > 1:
+            kinds.sort(key=_SOURCE_ORDER.__getitem__)
+        for kind in kinds:
             if count:
                 el.append(
                     fe.forbidden(ip.child(_FORBIDDEN_NAME.get(kind, kind)), "may not specify more than 1 volume type")
@@ -241,7 +250,9 @@ def volumes(items: Any, path: Path, is_pod: bool) -> tuple[dict[str, Obj], Errs]
         if not name:
             el.append(fe.required(ip.child("name")))
         else:
-            el += c.dns1123_label(name, ip.child("name"))
+            msgs = is_dns1123_label(name)
+            if msgs:
+                el += [fe.invalid(ip.child("name"), name, m) for m in msgs]
         if name in valid:
             el.append(fe.duplicate(ip.child("name"), name))
         if el:
