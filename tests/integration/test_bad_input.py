@@ -170,3 +170,22 @@ def test_not_acceptable(api: AdminHTTP) -> None:
 
 def test_server_still_up(api: AdminHTTP) -> None:
     assert api.request("GET", "/readyz").status == 200
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_wrong_json_types_are_400_before_defaulting(api: AdminHTTP, ns: str, method: str) -> None:
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"typed-{method.lower()}"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    if method == "PUT":
+        assert api.request("POST", base, body).status == 201
+    body["spec"]["replicas"] = "three"
+    path = base if method == "POST" else f"{base}/{body['metadata']['name']}"
+    expect(api.request(method, path, body), 400, "BadRequest",
+           'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go '
+           "struct field DeploymentSpec.spec.replicas of type int32")
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": "oops"}
+    expect(api.request("POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job), 400, "BadRequest",
+           "cannot unmarshal string into Go struct field Job.spec of type v1.JobSpec")

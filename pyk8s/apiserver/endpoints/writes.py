@@ -17,6 +17,7 @@ from pyk8s.api import schema as S
 from pyk8s.api.defaults import apply_defaults
 from pyk8s.api.managedfields import manager_from_user_agent, update_managed_fields
 from pyk8s.api.resources import Resource
+from pyk8s.api.typecheck import type_error
 from pyk8s.api.unknown_fields import prune_unknown
 from pyk8s.api.validation import validate_create, validate_update
 from pyk8s.apiserver.admission import Admission
@@ -68,6 +69,12 @@ class WriteHandler:
                 f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: strict decoding error: '
                 + ", ".join(problems))
         ctx.warnings.extend(problems)
+
+    def _check_types(self, r: Resource, obj: Obj) -> None:
+        """400 for a JSON type mismatch, as Go's decoder gives before any defaulting or validation."""
+        problem = type_error(r.group, r.version, r.kind, obj)
+        if problem:
+            raise errors.BadRequest(f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: {problem}')
 
     def _validate(self, r: Resource, obj: Obj, old: Obj | None) -> None:
         errs = (validate_create(r.group, r.version, r.kind, obj) if old is None
@@ -135,6 +142,7 @@ class WriteHandler:
         obj = check_kind(decoded.obj, r)
         check_namespace(obj, r, info.namespace)
         self._handle_unknown(obj, r, mode, decoded.duplicates, ctx)
+        self._check_types(r, obj)
         md = obj["metadata"]
         if not md.get("name") and not md.get("generateName"):
             raise errors.invalid(r.kind, r.group, "", [{"reason": "FieldValueRequired",
@@ -174,6 +182,7 @@ class WriteHandler:
             live = reg.to_version(r, meta.copy(current))
             new = await make_new(live)
             new = check_kind(new, r)
+            self._check_types(r, new)
             check_namespace(new, r, info.namespace)
             nm = new["metadata"]
             if nm.get("name") and nm["name"] != info.name:
@@ -309,6 +318,7 @@ class WriteHandler:
             if not isinstance(patch_doc, dict):
                 raise errors.BadRequest("error decoding YAML: the apply patch must be an object")
             self._handle_unknown(patch_doc, r, mode, [], ctx)
+            self._check_types(r, patch_doc)
 
         async def make_new(live: Obj) -> Obj:
             if flavour == "json":
