@@ -11,6 +11,7 @@ import csv
 import hmac
 import io
 import ssl
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def load_token_file(path: str | Path) -> dict[str, UserInfo]:
 class Authenticator:
     def __init__(self, tokens: dict[str, UserInfo] | None = None) -> None:
         self.tokens = tokens or {}
+        # A connection's client certificate never changes: parse it once per TLS connection.
+        self._cert_users: weakref.WeakKeyDictionary[Any, UserInfo | None] = weakref.WeakKeyDictionary()
 
     def authenticate(self, request: web.Request) -> UserInfo:
         auth = request.headers.get("Authorization", "")
@@ -48,7 +51,13 @@ class Authenticator:
                 if hmac.compare_digest(known.encode(), token.encode()):
                     return _with_authenticated(user)
             raise errors.Unauthorized("Unauthorized")
-        from_cert = self._from_certificate(request)
+        transport = request.transport
+        try:
+            from_cert = self._cert_users[transport]
+        except (KeyError, TypeError):
+            from_cert = self._from_certificate(request)
+            if transport is not None:
+                self._cert_users[transport] = from_cert
         if from_cert is not None:
             return _with_authenticated(from_cert)
         raise errors.Unauthorized("Unauthorized")
