@@ -26,6 +26,9 @@ from pyk8s.storage.interface import EventType, KeyValue, WatchEvent
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5_000
+_MAX_CHAR = chr(0x10FFFF)
+_FIRST_SURROGATE = 0xD800
+_PAST_SURROGATES = 0xE000
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS log (
@@ -144,16 +147,30 @@ def write_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
                  (key, value))
 
 
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string past every string that starts with `prefix`; None when nothing sorts past them.
+
+    Keys compare as UTF-8 bytes in SQLite and as code points in Python, which agree, so bumping the last
+    character that can be bumped gives the bound (trailing U+10FFFF cannot; the surrogate block is skipped,
+    since no key can hold a surrogate and SQLite cannot bind one).
+    """
+    stripped = prefix.rstrip(_MAX_CHAR)
+    if not stripped:
+        return None
+    bumped = ord(stripped[-1]) + 1
+    if bumped == _FIRST_SURROGATE:
+        bumped = _PAST_SURROGATES
+    return stripped[:-1] + chr(bumped)
+
+
 def prefix_where(prefix: str, column: str = "name") -> tuple[str, list[Any]]:
     """A WHERE fragment (and its parameters) selecting names that start with `prefix`, as an index range."""
     if not prefix:
         return "1", []
-    # Keys are compared as UTF-8 bytes, which orders like code points, so bumping the last character
-    # gives the first string past every name with this prefix.
-    last = ord(prefix[-1])
-    if last >= 0x10FFFF:
+    end = prefix_end(prefix)
+    if end is None:
         return f"{column} >= ?", [prefix]
-    return f"{column} >= ? AND {column} < ?", [prefix, prefix[:-1] + chr(last + 1)]
+    return f"{column} >= ? AND {column} < ?", [prefix, end]
 
 
 def list_sql(prefix: str, start_after: str, *, ordered: bool) -> tuple[str, list[Any]]:

@@ -1,16 +1,23 @@
 """SQLiteStore: the default, embedded storage backend (a kine-shaped revision log in one SQLite file).
 
-Threads: writes go to the single writer thread (`_writer`, group commit); reads run on a small pool
-of reader threads, each with its own connection, and every read is one snapshot (a read transaction),
-so a list at revision R, its header checks, and its pages all agree. Nothing touches SQLite on the
-event loop. Watches are fed by the in-process broadcaster (`_watch`); a process lock on
-``<path>.lock`` keeps a second process from writing the same log behind this one's back.
+Threads: writes go to the single writer thread (`_writer`, group commit); reads of older revisions
+run on a small pool of reader threads, each with its own connection, and every such read is one snapshot
+(a read transaction), so a list at revision R, its header checks, and its pages all agree. Nothing
+touches SQLite on the event loop. Watches are fed by the in-process broadcaster (`_watch`); a process
+lock on ``<path>.lock`` keeps a second process from writing the same log behind this one's back.
+
+Reads at the current revision (get, list, count) are served on the loop from an in-memory copy of the
+live keys (`_cache`), loaded at start and advanced by each commit's events in the very callback that
+advances the revision and acknowledges the writes. The copy is used only while it is as new as any
+revision the store has handed out (a reader thread may see a commit before its callback runs); until
+then such reads go to SQLite too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -18,13 +25,16 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from pyk8s.storage.errors import Compacted, FutureRevision, KeyNotFound, Unavailable
+from pyk8s.storage.errors import Compacted, FutureRevision, KeyNotFound, StorageError, Unavailable
 from pyk8s.storage.interface import KeyValue, ListResult, WatchEvent
 from pyk8s.storage.sqlite import _schema
+from pyk8s.storage.sqlite._cache import CurrentState, StateDiverged
 from pyk8s.storage.sqlite._watch import Broadcaster, follow
 from pyk8s.storage.sqlite._writer import Outcome, Request, Writer
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 1_000
 
@@ -38,12 +48,16 @@ class SQLiteStore:
     `compact_min_retain`: compaction physically removes rows only this many revisions behind the newest
     (the compaction point itself still moves exactly where compact() asks). `watch_buffer`: how many
     undelivered live events a watcher may hold before it falls back to catching up from the log.
-    `readers`: size of the read thread pool.
+    `readers`: size of the read thread pool. `cache_current`: keep the live keys in memory and serve reads
+    at the current revision from there (memory: one KeyValue and two references per live key; the values
+    themselves are the bytes objects already held by the writes).
     """
 
     def __init__(self, path: str, *, compact_min_retain: int = 1000, watch_buffer: int = 10_000,
-                 readers: int = 2) -> None:
+                 readers: int = 2, cache_current: bool = True) -> None:
         self.path = path
+        self._cache_current = cache_current
+        self._cache: CurrentState | None = None
         self._compact_min_retain = compact_min_retain
         self._broadcaster = Broadcaster(watch_buffer)
         self._reader_count = readers
@@ -76,8 +90,25 @@ class SQLiteStore:
             except BaseException:
                 self._release_process_lock()
                 raise
+            readers = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-reader")
+            self._readers = readers
+            if self._cache_current:
+                # No write can be queued before start() returns (`_writer` is still unset), so the log
+                # stays at the revision the writer reported while the state is loaded.
+                try:
+                    self._cache = await loop.run_in_executor(readers, self._run_read, _load_current_state)
+                    if self._cache.revision != self._revision:
+                        raise StorageError(f"loaded state at revision {self._cache.revision}, "
+                                           f"log is at {self._revision}")
+                except BaseException:
+                    self._cache = None
+                    await asyncio.wrap_future(writer.stop())
+                    await loop.run_in_executor(None, lambda: readers.shutdown(wait=True))
+                    self._close_reader_connections()
+                    self._readers = None
+                    self._release_process_lock()
+                    raise
             self._writer = writer
-            self._readers = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-reader")
             self._started = True
 
     async def close(self) -> None:
@@ -90,13 +121,17 @@ class SQLiteStore:
                 return
             assert self._writer is not None and self._readers is not None
             await asyncio.wrap_future(self._writer.stop())
+            self._cache = None
             readers = self._readers
             await asyncio.get_running_loop().run_in_executor(None, lambda: readers.shutdown(wait=True))
-            with self._reader_lock:
-                for conn in self._reader_conns:
-                    conn.close()
-                self._reader_conns.clear()
+            self._close_reader_connections()
             self._release_process_lock()
+
+    def _close_reader_connections(self) -> None:
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
 
     def _take_process_lock(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
@@ -124,9 +159,15 @@ class SQLiteStore:
         return await future
 
     def _on_commit(self, outcomes: list[Outcome], events: list[WatchEvent], current: int, compacted: int) -> None:
-        # Runs on the loop. Revision and watch events first, so whoever sees an ack also sees them.
+        # Runs on the loop. Revision, current state and watch events first, so whoever sees an ack sees them.
         if current > self._revision:
             self._revision = current
+        if self._cache is not None:
+            try:
+                self._cache.apply(events, current)
+            except StateDiverged:
+                log.exception("in-memory state of %s diverged from the log; reading SQLite from now on", self.path)
+                self._cache = None
         if compacted > self._compacted:
             self._compacted = compacted
         self._broadcaster.publish(events)
@@ -140,11 +181,11 @@ class SQLiteStore:
                 future.set_result(outcome.result)
 
     async def create(self, key: str, value: bytes) -> int:
-        revision: int = await self._write("create", key, value)
+        revision: int = await self._write("create", key, _immutable(value))
         return revision
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> int:
-        revision: int = await self._write("update", key, value, expected_revision)
+        revision: int = await self._write("update", key, _immutable(value), expected_revision)
         return revision
 
     async def delete(self, key: str, expected_revision: int = 0) -> tuple[KeyValue, int]:
@@ -190,29 +231,55 @@ class SQLiteStore:
         if revision > self._revision:
             self._revision = revision
 
-    async def current_revision(self) -> int:
+    def _check_open(self) -> None:
         if self._closed or not self._started:
             raise Unavailable("store is closed" if self._closed else "store is not started")
+
+    def _current_state(self, revision: int) -> CurrentState | None:
+        """The in-memory state if it can answer a read at `revision` (0 = current), else None (ask SQLite).
+
+        It can while it is at the newest revision the store has handed out: a reader thread may have seen
+        (and `_seen` recorded) a commit whose callback has not run yet, and then only SQLite has it.
+        """
+        cache = self._cache
+        if cache is None or cache.revision != self._revision or (revision and revision != cache.revision):
+            return None
+        return cache
+
+    async def current_revision(self) -> int:
+        self._check_open()
         return self._revision
 
     async def compacted_revision(self) -> int:
-        if self._closed or not self._started:
-            raise Unavailable("store is closed" if self._closed else "store is not started")
+        self._check_open()
         return self._compacted
 
     async def get(self, key: str, revision: int = 0) -> KeyValue:
-        kv, current = await self._read(lambda conn: _read_get(conn, key, revision))
-        self._seen(current)
-        if kv is None:
+        self._check_open()
+        cache = self._current_state(revision)
+        if cache is not None:
+            found = cache.get(key)
+        else:
+            found, current = await self._read(lambda conn: _read_get(conn, key, revision))
+            self._seen(current)
+        if found is None:
             raise KeyNotFound(key)
-        return kv
+        return found
 
     async def list(self, prefix: str, revision: int = 0, limit: int = 0, start_after: str = "") -> ListResult:
+        self._check_open()
+        cache = self._current_state(revision)
+        if cache is not None:
+            return cache.list(prefix, limit, start_after)
         result, current = await self._read(lambda conn: _read_list(conn, prefix, revision, limit, start_after))
         self._seen(current)
         return result
 
     async def count(self, prefix: str) -> int:
+        self._check_open()
+        cache = self._current_state(0)
+        if cache is not None:
+            return cache.count(prefix)
         sql, params = _schema.count_sql(prefix)
         total: int = await self._read(lambda conn: conn.execute(sql, params).fetchone()[0])
         return total
@@ -226,7 +293,17 @@ class SQLiteStore:
         return events, current, compacted
 
 
+def _immutable(value: bytes) -> bytes:
+    """`value` itself when it is bytes (no copy); a bytes copy of a bytearray or memoryview, which could change."""
+    return value if type(value) is bytes else bytes(value)
+
+
 # --- snapshot reads (reader threads, inside a read transaction) ---------------------------------------------
+
+
+def _load_current_state(conn: sqlite3.Connection) -> CurrentState:
+    result, _ = _read_list(conn, "", 0, 0, "")
+    return CurrentState(result.items, result.revision)
 
 
 def _check_revision(revision: int, current: int, compacted: int) -> None:
