@@ -990,8 +990,33 @@ def _list_groups(items: list[Any], info: SchemaInfo) -> _Groups | None:
     return groups
 
 
+# _added is a pure function of (value, schema node). Pods of one template repeat the same containers,
+# volumes and probes, so bodies of larger subtrees are memoised by their JSON bytes; callers get a copy.
+_ADDED_MEMO: dict[tuple[SchemaInfo, bytes], bytes] = {}
+_ADDED_MEMO_LIMIT = 4096
+_ADDED_MEMO_MIN_KEYS = 4
+
+
 def _added(value: dict[str, Any] | list[Any], info: SchemaInfo) -> dict[str, Any]:
     """The FieldsV1 body of a non-empty container the create adds whole, with no filter below it."""
+    if len(value) < _ADDED_MEMO_MIN_KEYS:
+        return _added_uncached(value, info)
+    try:
+        key = (info, orjson.dumps(value))  # the node itself (hashed by identity), so it stays alive
+    except TypeError:
+        return _added_uncached(value, info)
+    hit = _ADDED_MEMO.get(key)
+    if hit is not None:
+        result: dict[str, Any] = orjson.loads(hit)
+        return result
+    body = _added_uncached(value, info)
+    if len(_ADDED_MEMO) >= _ADDED_MEMO_LIMIT:
+        _ADDED_MEMO.clear()
+    _ADDED_MEMO[key] = orjson.dumps(body)
+    return body
+
+
+def _added_uncached(value: dict[str, Any] | list[Any], info: SchemaInfo) -> dict[str, Any]:
     body: dict[str, Any]
     if isinstance(value, dict):
         if info.dict_shape[0] == LEAF:
