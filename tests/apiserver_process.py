@@ -22,7 +22,8 @@ class APIServerProcess:
     data_dir: Path
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
-    port: int = 0
+    requested_port: int = 0   # 0: any free port
+    port: int = 0             # the port it listens on once started
     log_path: Path | None = None
 
     @property
@@ -36,17 +37,18 @@ class APIServerProcess:
     def start(self, timeout: float = 30.0) -> APIServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / "apiserver.log"
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0  # a restart appends
         log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyk8s.cmd.main", "apiserver", "--data-dir", str(self.data_dir),
-             "--secure-port", str(self.port), "--bind-address", "127.0.0.1", *self.extra_args],
+             "--secure-port", str(self.requested_port), "--bind-address", "127.0.0.1", *self.extra_args],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
         )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = self.log_path.read_text(errors="replace")
+            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
             m = LISTEN_RE.search(text)
             if m:
                 self.port = int(m.group(2))
@@ -56,7 +58,7 @@ class APIServerProcess:
                 raise RuntimeError(f"apiserver exited with {self.proc.returncode}:\n{text[-3000:]}")
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"apiserver not ready in {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"apiserver not ready in {timeout}s:\n{self.log_path.read_bytes()[offset:][-3000:]!r}")
 
     def ready(self) -> bool:
         ctx = ssl.create_default_context()
