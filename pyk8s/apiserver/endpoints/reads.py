@@ -49,6 +49,9 @@ def make_filter(r: Resource, query: Any) -> Callable[[Obj], bool] | None:
 
 async def get(request: web.Request, reg: Registry, info: RequestInfo, form: OutputForm) -> web.StreamResponse:
     r = info.resource
+    if not form.table and not form.partial_metadata and reg.serves_stored_version(r):
+        return web.Response(body=await reg.objects(r).get_raw(info.namespace, info.name),
+                            content_type="application/json")
     obj = reg.to_version(r, await reg.objects(r).get(info.namespace, info.name))
     if form.table:
         rv = obj["metadata"].get("resourceVersion", "")
