@@ -11,6 +11,8 @@ import difflib
 import json
 from typing import Any, Final
 
+import orjson
+
 from pyk8s.api import field_errors as fe
 from pyk8s.api.field_errors import Path
 from pyk8s.api.validation import common as c
@@ -357,13 +359,34 @@ _METADATA_ANNOTATIONS: Final = Path.of("metadata", "annotations")
 _SPEC: Final = Path.of("spec")
 
 
+# pod_spec() is a pure function of the spec; the replicas of one template send identical specs, so specs that
+# validated cleanly are remembered by their JSON bytes (errors are never cached: they are cheap to recompute).
+_VALID_SPECS: set[bytes] = set()
+_VALID_SPECS_LIMIT = 2048
+
+
+def _pod_spec_errors(spec: Obj) -> Errs:
+    try:
+        key = orjson.dumps(spec)
+    except TypeError:
+        return pod_spec(spec, _SPEC, is_pod=True)
+    if key in _VALID_SPECS:
+        return []
+    errs = pod_spec(spec, _SPEC, is_pod=True)
+    if not errs:
+        if len(_VALID_SPECS) >= _VALID_SPECS_LIMIT:
+            _VALID_SPECS.clear()
+        _VALID_SPECS.add(key)
+    return errs
+
+
 def _pod_metadata_and_spec(pod: Obj) -> Errs:
     spec, meta = c.dct(pod.get("spec")), c.dct(pod.get("metadata"))
     sp = _SPEC
     errs = vm.validate_object_meta(pod, True, c.name_is_dns_subdomain)
     if meta.get("annotations"):
         errs += pod_specific_annotations(meta.get("annotations"), spec, _METADATA_ANNOTATIONS)
-    errs += pod_spec(spec, sp, is_pod=True)
+    errs += _pod_spec_errors(spec)
     if not c.s(spec.get("serviceAccountName")):
         for n, vol in c.each(c.lst(spec.get("volumes"))):
             if not isinstance(vol.get("projected"), dict):
