@@ -93,8 +93,13 @@ def _go_type(node: S.Schema | None) -> str:
 def type_error(group: str, version: str, kind: str, obj: Any) -> str | None:
     """Go's decode error text for the first JSON type mismatch in `obj`, or None when the types are right."""
     validator = _validator(group, version, kind)
-    if validator is None or validator.is_valid(obj):
+    if validator is None:
         return None
+    try:
+        if validator.is_valid(obj):
+            return None
+    except ValueError as e:  # a value JSON cannot hold (e.g. a non-string key)
+        return f"json: unsupported value: {e}"
     for err in validator.iter_errors(obj):
         if type(err.kind).__name__ not in _TYPE_ERRORS:
             continue

@@ -14,7 +14,8 @@ from pyk8s.apiserver.registry.registry import Registry
 
 Obj = dict[str, Any]
 
-IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
+SYSTEM_NAMESPACES = (*IMMORTAL_NAMESPACES, "kube-node-lease")
 # Objects that may still be created in a terminating namespace (upstream's exemption list).
 _ALLOWED_IN_TERMINATING = frozenset({("", "events"), ("events.k8s.io", "events")})
 DEFAULT_NOT_READY_TOLERATION_SECONDS = 300

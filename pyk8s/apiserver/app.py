@@ -105,8 +105,16 @@ class APIServer:
         if info is None:
             return self._discovery(request, path)
         ctx = RequestContext(user=user, now=datetime.datetime.now(datetime.UTC))
-        resp = await self._resource(request, info, ctx)
-        return resp
+        code = 500
+        try:
+            resp = await self._resource(request, info, ctx)
+            code = resp.status
+            return resp
+        except errors.StatusError as e:
+            code = e.code
+            raise
+        finally:
+            self.request_count.labels(request.method, info.resource.plural, str(code)).inc()
 
     def _public(self, path: str) -> web.StreamResponse:
         if path == "/version":
@@ -184,6 +192,9 @@ class APIServer:
                 return await watch.watch(request, self.registry, info, form)
             if sub == "scale":
                 return await self.subresources.get_scale(info)
+            raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+        if r.namespaced and not info.namespace and m != "GET":
+            # The all-namespaces path (/api/v1/pods) serves list and watch only.
             raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
         if m == "POST":
             if sub == "binding" and r.plural == "pods":

@@ -50,7 +50,7 @@ class Authenticator:
             for known, user in self.tokens.items():
                 if hmac.compare_digest(known.encode(), token.encode()):
                     return _with_authenticated(user)
-            raise errors.Unauthorized("Unauthorized")
+        # Like upstream's union authenticator: a valid client certificate still counts.
         transport = request.transport
         try:
             from_cert = self._cert_users[transport]

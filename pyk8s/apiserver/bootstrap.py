@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from pyk8s.api import errors, meta
-from pyk8s.apiserver.admission import IMMORTAL_NAMESPACES
+from pyk8s.apiserver.admission import SYSTEM_NAMESPACES
 from pyk8s.apiserver.app import APIServer
 from pyk8s.apiserver.registry.strategy import RequestContext, UserInfo
 
@@ -46,7 +46,7 @@ async def repair_allocators(server: APIServer) -> None:
 
 async def bootstrap(server: APIServer) -> None:
     await repair_allocators(server)
-    for name in IMMORTAL_NAMESPACES:
+    for name in SYSTEM_NAMESPACES:
         await _ensure(server, "", "v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     port = server.secure_port
     await _ensure(server, "", "v1", "services", {

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import yaml
 
-from pyk8s.api import errors
+from pyk8s.api import errors, yamlload
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -63,7 +62,10 @@ def decode_json(body: bytes, *, track_duplicates: bool) -> DecodedBody:
     if obj is not _UNSURE:
         return DecodedBody(obj, [])
     tracker = _DuplicateTracker()
-    obj = json.loads(body, object_pairs_hook=tracker)
+    try:
+        obj = json.loads(body, object_pairs_hook=tracker)
+    except RecursionError:
+        raise ValueError("exceeded max depth") from None
     return DecodedBody(obj, tracker.duplicates)
 
 
@@ -117,14 +119,14 @@ def decode_body(body: bytes, content_type: str | None, *, kind_hint: str, track_
         if mt == JSON:
             return decode_json(body, track_duplicates=track_duplicates)
         if mt in (YAML, "application/x-yaml", "text/yaml"):
-            return DecodedBody(yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), [])
+            return DecodedBody(yamlload.load(body), [])
         if mt == PROTOBUF:
             from pyk8s.api import protobuf  # imported lazily: only kubectl >= 1.32 typed writes need it
 
             return DecodedBody(protobuf.decode_object(body, target), [])
     except errors.StatusError:
         raise
-    except (ValueError, yaml.YAMLError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise errors.BadRequest(
             f"the object provided is unrecognized (must be of type {kind_hint}): couldn't get version/kind; "
             f"json parse error: {_short(e)}"

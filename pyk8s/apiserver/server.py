@@ -66,7 +66,8 @@ def _advertise(cfg: APIServerConfig) -> str:
 async def run_apiserver(cfg: APIServerConfig, started: asyncio.Event | None = None) -> None:
     """Serve until cancelled."""
     data = Path(cfg.data_dir)
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data.chmod(0o700)  # the store holds Secrets in plain text: only the owner may read the data dir
     advertise = _advertise(cfg)
     try:
         first_ip = str(ipaddress.ip_network(cfg.service_cluster_ip_range).network_address + 1)
@@ -81,7 +82,8 @@ async def run_apiserver(cfg: APIServerConfig, started: asyncio.Event | None = No
                        node_port_range=cfg.service_node_port_range, advertise_address=advertise,
                        secure_port=cfg.secure_port)
     app = server.make_app()
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    # Open watches would otherwise hold a SIGTERM for their whole 30-60 min lifetime.
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     ssl_ctx = server_ssl_context(str(pki.apiserver_cert), str(pki.apiserver_key), str(pki.ca_cert))
     sock = socket.socket(socket.AF_INET6 if ":" in cfg.bind_address else socket.AF_INET, socket.SOCK_STREAM)

@@ -57,7 +57,9 @@ def _install_kubeconfig(src: Path) -> str:
     if home_cfg.exists() and MARKER not in home_cfg.read_text():
         return f"export KUBECONFIG={src}   # ~/.kube/config belongs to another cluster; left untouched"
     home_cfg.parent.mkdir(parents=True, exist_ok=True)
-    home_cfg.write_text(MARKER + "\n" + src.read_text())
+    fd = os.open(home_cfg, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(MARKER + "\n" + src.read_text())
     os.chmod(home_cfg, 0o600)
     return f"kubeconfig installed at {home_cfg} (also {src})"
 
@@ -69,7 +71,8 @@ def _install_kubeconfig(src: Path) -> str:
 def up(data_dir: str, secure_port: int, timeout: float) -> None:
     """Start a local cluster on the embedded store and install its kubeconfig."""
     data = Path(data_dir)
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data.chmod(0o700)
     pid = _read_pid(data)
     if pid is None:
         log = open(data / LOG_FILE, "ab")

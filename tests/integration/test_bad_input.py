@@ -189,3 +189,57 @@ def test_wrong_json_types_are_400_before_defaulting(api: AdminHTTP, ns: str, met
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": "oops"}
     expect(api.request("POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job), 400, "BadRequest",
            "cannot unmarshal string into Go struct field Job.spec of type v1.JobSpec")
+
+
+def test_yaml_alias_bomb_is_refused_and_yaml_scalars_become_strings(api: AdminHTTP, ns: str) -> None:
+    levels = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    bomb = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\nl0: &l0 [x, x, x, x, x, x, x, x, x]\n"
+            + levels).encode()
+    expect(api.request("POST", f"/api/v1/namespaces/{ns}/configmaps", bomb,
+                       headers={"Content-Type": "application/yaml"}), 400, "BadRequest", "excessive aliasing")
+    doc = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scalars\n  annotations: {when: 2020-01-01}\ndata: {1: a}\n"
+    r = api.request("POST", f"/api/v1/namespaces/{ns}/configmaps", doc, headers={"Content-Type": "application/yaml"})
+    assert r.status == 201, r.body
+    assert r.json()["data"] == {"1": "a"} and r.json()["metadata"]["annotations"] == {"when": "2020-01-01"}
+
+
+def test_deeply_nested_json_is_400(api: AdminHTTP, ns: str) -> None:
+    body = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    expect(api.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body,
+                       headers={"Content-Type": "application/json"}), 400, "BadRequest")
+
+
+def test_writes_to_the_all_namespaces_path_are_405(api: AdminHTTP) -> None:
+    expect(api.request("DELETE", "/api/v1/configmaps"), 405, "MethodNotAllowed")
+    expect(api.request("POST", "/api/v1/pods", pod("x")), 405, "MethodNotAllowed")
+
+
+def test_malformed_delete_options_and_scale_patches_are_400(api: AdminHTTP, ns: str) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}
+    api.request("POST", f"/api/v1/namespaces/{ns}/configmaps", cm)
+    expect(api.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/d", {"preconditions": "x"}), 400, "BadRequest")
+    expect(api.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/d", {"dryRun": "All"}), 400, "BadRequest")
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s"},
+           "spec": {"selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    assert api.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", dep).status == 201
+    scale = f"/apis/apps/v1/namespaces/{ns}/deployments/s/scale"
+    expect(api.request("PATCH", scale, b"{nope", headers={"Content-Type": "application/merge-patch+json"}), 400,
+           "BadRequest")
+    expect(api.request("PATCH", scale, b'[{"op":"replace","path":"","value":3}]',
+                       headers={"Content-Type": "application/json-patch+json"}), 422, "Invalid")
+    expect(api.request("PATCH", scale, b'"three"', headers={"Content-Type": "application/merge-patch+json"}), 400,
+           "BadRequest")
+
+
+def test_repeating_a_pending_delete_writes_nothing(api: AdminHTTP, ns: str) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    api.request("POST", f"/api/v1/namespaces/{ns}/configmaps", cm)
+    first = api.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/held").json()
+    again = api.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/held").json()
+    assert first["metadata"]["resourceVersion"] == again["metadata"]["resourceVersion"]
+    assert first["metadata"]["deletionTimestamp"] == again["metadata"]["deletionTimestamp"]
+    api.request("PATCH", f"/api/v1/namespaces/{ns}/configmaps/held", b'{"metadata":{"finalizers":null}}',
+                headers={"Content-Type": "application/merge-patch+json"})
+    assert api.request("GET", f"/api/v1/namespaces/{ns}/configmaps/held").status == 404

@@ -23,7 +23,7 @@ from pyk8s.api.protobuf import encode_object
 from tests.apiserver_process import APIServerProcess
 from tests.integration.http import AdminHTTP, Reply
 
-IMMORTAL = ("default", "kube-system", "kube-public", "kube-node-lease")
+IMMORTAL = ("default", "kube-system", "kube-public")  # kube-node-lease may be deleted, as upstream
 MERGE = {"Content-Type": "application/merge-patch+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
@@ -388,6 +388,10 @@ def test_kubernetes_service_and_endpoints(api: AdminHTTP, apiserver: APIServerPr
 
 
 # ---------------------------------------------------------------- namespaces
+def test_kube_node_lease_exists(api: AdminHTTP) -> None:
+    assert ok(api.request("GET", "/api/v1/namespaces/kube-node-lease"))["status"]["phase"] == "Active"
+
+
 @pytest.mark.parametrize("name", IMMORTAL)
 def test_system_namespaces_exist_and_cannot_be_deleted(api: AdminHTTP, name: str) -> None:
     got = ok(api.request("GET", f"/api/v1/namespaces/{name}"))
@@ -626,3 +630,16 @@ def test_bearer_token_auth(token_server: APIServerProcess) -> None:
     assert review["status"]["allowed"] is True
     # Health endpoints stay open without credentials.
     assert bearer(token_server, None, path="/readyz").status == 200
+
+
+def test_replace_of_a_service_manifest_keeps_its_cluster_ip(api, ns) -> None:  # type: ignore[no-untyped-def]
+    base = f"/api/v1/namespaces/{ns}/services"
+    manifest = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "replaced"},
+                "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}
+    created = api.request("POST", base, manifest)
+    assert created.status == 201, created.body
+    ip = created.json()["spec"]["clusterIP"]
+    manifest["spec"]["ports"] = [{"port": 81}]
+    replaced = api.request("PUT", f"{base}/replaced", manifest)
+    assert replaced.status == 200, replaced.body
+    assert replaced.json()["spec"]["clusterIP"] == ip and replaced.json()["spec"]["ports"][0]["port"] == 81

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pyk8s.api import errors, meta
 from pyk8s.api.resources import Resource
+from pyk8s.api.typecheck import type_error
 from pyk8s.apiserver.admission import Admission
 from pyk8s.apiserver.endpoints.common import json_response, read_body, status_success
 from pyk8s.apiserver.endpoints.reads import make_filter
@@ -39,6 +40,9 @@ def parse_delete_options(body: bytes, query: Any) -> Obj:
             raise errors.BadRequest(f"couldn't get version/kind; json parse error: {e}") from e
         if not isinstance(parsed, dict):
             raise errors.BadRequest("DeleteOptions must be an object")
+        problem = type_error("", "v1", "DeleteOptions", parsed)
+        if problem:
+            raise errors.BadRequest(f"couldn't decode DeleteOptions: {problem}")
         opts = parsed
     if "gracePeriodSeconds" in query:
         try:
@@ -117,15 +121,24 @@ class DeleteHandler:
                 return None
             now = ctx.now
             if md.get("deletionTimestamp"):
-                # Already terminating: a shorter grace period may be requested, never a longer one.
+                # Already terminating: a shorter grace period may be asked for, never a longer one; the new
+                # deadline counts from the original start of the deletion, as upstream.
+                changed = False
                 old_grace = md.get("deletionGracePeriodSeconds")
-                if old_grace is not None and grace < old_grace and grace >= 0:
+                if old_grace is not None and 0 <= grace < old_grace:
+                    started = meta.parse_time(md["deletionTimestamp"])
+                    base = (started - datetime.timedelta(seconds=old_grace)) if started else now
                     md["deletionGracePeriodSeconds"] = grace
-                    md["deletionTimestamp"] = meta.now_rfc3339(now + datetime.timedelta(seconds=grace))
+                    md["deletionTimestamp"] = meta.now_rfc3339(base + datetime.timedelta(seconds=grace))
+                    changed = True
                 if finalizers != list(md.get("finalizers") or []):
                     md["finalizers"] = finalizers
+                    changed = True
                 if grace <= 0 and not finalizers and not held:
                     outcome["now"] = True
+                    return None
+                if not changed:
+                    outcome["pending"] = True
                     return None
             else:
                 md["deletionTimestamp"] = meta.now_rfc3339(now + datetime.timedelta(seconds=max(grace, 0)))
@@ -133,8 +146,8 @@ class DeleteHandler:
                 if finalizers:
                     md["finalizers"] = finalizers
                 strategy.mark_deleting(current)
-            if md.get("generation") is not None:
-                md["generation"] = int(md["generation"]) + 1
+                if md.get("generation") is not None:
+                    md["generation"] = int(md["generation"]) + 1
             if dry:
                 outcome["dry"] = current
                 return None

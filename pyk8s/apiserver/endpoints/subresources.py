@@ -64,7 +64,12 @@ class SubresourceHandler:
                 raise errors.UnsupportedMediaType(
                     "the body of the request was in an unknown format - accepted media types include: "
                     "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
-            patch_doc = decode_json(raw, track_duplicates=False).obj
+            try:
+                patch_doc = decode_json(raw, track_duplicates=False).obj
+            except ValueError as e:
+                raise errors.BadRequest(f"error decoding patch: {e}"[:512]) from e
+            if flavour == "strategic" and not isinstance(patch_doc, dict):
+                raise errors.BadRequest("unable to unmarshal patch: the patch must be a JSON object")
 
         async def make_new(live: Obj) -> Obj:
             current_scale = scale_of(live)
@@ -76,6 +81,9 @@ class SubresourceHandler:
                 scale = patching.json_merge_patch(current_scale, patch_doc)
             else:
                 scale = patching.strategic_merge_patch(current_scale, patch_doc, None)
+            if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}), dict) or \
+                    not isinstance(scale.get("metadata", {}), dict):
+                raise errors.BadRequest("the patch produced something that is not a Scale object")
             rv = (scale.get("metadata") or {}).get("resourceVersion")
             if rv and rv != live["metadata"]["resourceVersion"]:
                 raise errors.conflict(r.plural, r.group, info.name, errors.OPTIMISTIC_LOCK_MESSAGE)
@@ -143,20 +151,20 @@ class SubresourceHandler:
         strategy = self.registry.strategy(r)
         assert isinstance(strategy, NamespaceStrategy)
         objects = self.registry.objects(r)
-        outcome: dict[str, bool] = {}
+        outcome: dict[str, int] = {}
 
         async def fin(current: Obj) -> Obj | None:
             new = meta.copy(body)
             strategy.prepare_for_finalize(new, current)
             md = new["metadata"]
             if md.get("deletionTimestamp") and not md.get("finalizers") and not strategy.pending_deletion(new):
-                outcome["delete"] = True
+                outcome["delete"] = int(current["metadata"]["resourceVersion"])
                 return None
             return new
 
         _, stored = await objects.guaranteed_update("", info.name, fin)
         if outcome.get("delete"):
-            stored = await objects.delete("", info.name)
+            stored = await objects.delete("", info.name, outcome["delete"])
         return json_response(stored)
 
 

@@ -46,15 +46,22 @@ def next_bookmark(now: float, deadline: float) -> float | None:
     return min(now + BOOKMARK_INTERVAL, last)
 
 
+# Events queued for one watcher before its reader waits; beyond that the store's own bounded buffer and its
+# catch-up from the log take over, so a client that stops reading costs bounded memory.
+WATCHER_QUEUE = 256
+
+
 async def _follow(objects: ObjectStore, namespace: str, start: int, queue: asyncio.Queue[Any]) -> None:
     """Reader task: every store event into the queue, then an end marker (or the error that ended it)."""
+    end: Any = _END
     try:
         async for ev in objects.watch(namespace, start):
-            queue.put_nowait(ev)
+            await queue.put(ev)
     except errors.StatusError as e:
-        queue.put_nowait(e)
-        return
-    queue.put_nowait(_END)
+        end = e
+    except Exception as e:  # never leave the client hanging until its deadline
+        end = errors.InternalError(f"watch ended: {type(e).__name__}")
+    await queue.put(end)
 
 
 async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: OutputForm) -> web.StreamResponse:
@@ -68,10 +75,14 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
             return obj.get("metadata", {}).get("name") == name_filter and (inner is None or inner(obj))
         accept = by_name
     bookmarks = query_flag(q, "allowWatchBookmarks")
-    try:
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else MIN_WATCH_TIMEOUT * (1 + random.random())
-    except ValueError:
-        raise errors.BadRequest(f'invalid timeoutSeconds: "{q.get("timeoutSeconds")}"') from None
+    timeout = MIN_WATCH_TIMEOUT * (1 + random.random())
+    if q.get("timeoutSeconds"):
+        try:
+            asked = int(q["timeoutSeconds"])
+        except ValueError:
+            raise errors.BadRequest(f'invalid timeoutSeconds: "{q.get("timeoutSeconds")}"') from None
+        if asked > 0:  # 0 (and negatives) mean "no timeout asked", as upstream
+            timeout = float(asked)
     rv_param = q.get("resourceVersion", "")
     objects = reg.objects(r)
     initial: list[Obj] = []
@@ -127,7 +138,7 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
     deadline = loop.time() + timeout
     bookmark_at = next_bookmark(loop.time(), deadline) if bookmarks else None
     last_rv = start
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    queue: asyncio.Queue[Any] = asyncio.Queue(WATCHER_QUEUE)
     reader = asyncio.ensure_future(_follow(objects, info.namespace, start, queue))
     ended = False
     try:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from pyk8s.api import errors, meta
+from pyk8s.api import errors, meta, yamlload
 from pyk8s.api import schema as S
 from pyk8s.api.defaults import apply_defaults
 from pyk8s.api.managedfields import manager_from_user_agent, update_managed_fields
@@ -223,7 +222,7 @@ class WriteHandler:
             if (new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers")
                     and not strategy.pending_deletion(new) and strategy.effective_grace_period(new, 0) <= 0
                     and not new["metadata"].get("deletionGracePeriodSeconds")):
-                result["delete"] = new
+                result["delete"] = current
                 return None
             return new
 
@@ -236,7 +235,9 @@ class WriteHandler:
             return obj, True
         if "delete" in result:
             # The last finalizer went away from an object that is being deleted: remove it now.
-            gone = await reg.objects(r).delete(info.namespace, info.name)
+            # Only the object we looked at: a re-created namesake must not be deleted in its place.
+            gone = await reg.objects(r).delete(info.namespace, info.name,
+                                               int(result["delete"]["metadata"]["resourceVersion"]))
             await strategy.after_delete(gone)
             return reg.to_version(r, gone), False
         if "obj" in result:
@@ -306,12 +307,12 @@ class WriteHandler:
         ctx.field_manager = self._field_manager(request)
         try:
             if flavour == "apply":
-                patch_doc = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                patch_doc = yamlload.load(raw)
                 duplicates: list[str] = []
             else:
                 decoded = decode_json(raw, track_duplicates=mode != "Ignore" and flavour != "json")
                 patch_doc, duplicates = decoded.obj, decoded.duplicates
-        except (ValueError, yaml.YAMLError) as e:
+        except (ValueError, RecursionError) as e:
             raise errors.BadRequest(f"error decoding patch: {e}"[:512]) from e
         schema = S.for_kind(r.group, r.version, r.kind)
         if flavour == "apply":

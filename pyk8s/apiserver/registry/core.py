@@ -59,7 +59,7 @@ class PodStrategy(Strategy):
             return 0
         if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             return 0
-        return max(requested, 0)
+        return 1 if requested < 0 else requested  # upstream turns a negative period into 1 s
 
 
 class NamespaceStrategy(Strategy):
@@ -108,7 +108,17 @@ class ServiceStrategy(Strategy):
 
     def prepare_for_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
         super().prepare_for_update(new, old, ctx)
-        drop_type_dependent_fields(new.setdefault("spec", {}), old.get("spec") or {})
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        drop_type_dependent_fields(spec, old_spec)
+        # Allocated values the client left out (kubectl replace of a manifest) carry over before validation,
+        # as upstream's BeginUpdate does, while the Service keeps needing a cluster IP.
+        if spec.get("type", "ClusterIP") != "ExternalName" and old_spec.get("clusterIP"):
+            if not spec.get("clusterIP") and not spec.get("clusterIPs"):
+                spec["clusterIP"] = old_spec["clusterIP"]
+                spec["clusterIPs"] = list(old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+            for key in ("ipFamilies", "ipFamilyPolicy"):
+                if key not in spec and key in old_spec:
+                    spec[key] = old_spec[key]
 
     def _invalid_ip(self, obj: Obj, ip: str, why: str) -> errors.Invalid:
         return errors.invalid("Service", "", meta.name_of(obj), [{

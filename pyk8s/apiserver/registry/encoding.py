@@ -9,13 +9,13 @@ right after two string values, the first unescaped ``"metadata":{`` in the bytes
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 Obj = dict[str, Any]
 _LEADING = ("apiVersion", "kind", "metadata")
-_METADATA = b'"metadata":{'
 
 
 def encode(obj: Obj) -> bytes:
@@ -37,12 +37,19 @@ def decode(value: bytes, revision: int) -> Obj:
     return obj
 
 
+# What encode() writes first: apiVersion and kind (strings, quotes inside escaped), then metadata's brace.
+_PREFIX = re.compile(rb'\{"apiVersion":"(?:[^"\\]|\\.)*","kind":"(?:[^"\\]|\\.)*","metadata":\{')
+
+
 def with_resource_version(value: bytes, revision: int) -> bytes:
-    """The stored bytes as the client sees them: JSON with metadata.resourceVersion set, without a decode."""
-    i = value.find(_METADATA)
-    if i < 0:
+    """The stored bytes as the client sees them: JSON with metadata.resourceVersion set, without a decode.
+
+    Splices only when the bytes begin exactly as encode() writes them; anything else is decoded and re-encoded.
+    """
+    m = _PREFIX.match(value)
+    if m is None:
         return orjson.dumps(decode(value, revision))
-    j = i + len(_METADATA)
+    j = m.end()
     field = b'"resourceVersion":"%d"' % revision
     if value[j:j + 1] == b"}":
         return value[:j] + field + value[j:]

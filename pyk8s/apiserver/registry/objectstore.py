@@ -93,19 +93,30 @@ class ObjectEvent:
 
 
 class DecodeCache:
-    """Decoded objects and encoded watch lines for recent revisions, shared by all watchers of a resource."""
+    """Decoded objects and encoded watch lines for recent revisions, shared by all watchers of a resource.
 
-    def __init__(self, capacity: int = 4096) -> None:
+    Bounded by entries and by the stored bytes they stand for; when either fills up, it starts over.
+    """
+
+    def __init__(self, capacity: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._objs: dict[tuple[str, int], Obj] = {}
         self._lines: dict[tuple[str, int, str], bytes] = {}
+        self._bytes = 0
+
+    def _room(self, size: int) -> None:
+        if len(self._objs) + len(self._lines) >= self.capacity or self._bytes + size > self.max_bytes:
+            self._objs.clear()
+            self._lines.clear()
+            self._bytes = 0
+        self._bytes += size
 
     def decode(self, key: str, value: bytes, revision: int) -> Obj:
         k = (key, revision)
         obj = self._objs.get(k)
         if obj is None:
-            if len(self._objs) >= self.capacity:
-                self._objs.clear()
+            self._room(len(value) * 4)  # a decoded object takes several times its JSON size
             obj = self._objs[k] = decode(value, revision)
         return obj
 
@@ -113,10 +124,10 @@ class DecodeCache:
         k = (key, revision, event_type)
         line = self._lines.get(k)
         if line is None:
-            if len(self._lines) >= self.capacity:
-                self._lines.clear()
-            line = self._lines[k] = (b'{"type":"' + event_type.encode() + b'","object":'
-                                     + with_resource_version(value, revision) + b"}\n")
+            line = (b'{"type":"' + event_type.encode() + b'","object":'
+                    + with_resource_version(value, revision) + b"}\n")
+            self._room(len(line))
+            self._lines[k] = line
         return line
 
 
