@@ -49,13 +49,23 @@ async def bootstrap(server: APIServer) -> None:
     for name in SYSTEM_NAMESPACES:
         await _ensure(server, "", "v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     port = server.secure_port
-    await _ensure(server, "", "v1", "services", {
+    service = await _ensure(server, "", "v1", "services", {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default",
                      "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"type": "ClusterIP", "clusterIP": server.ips.first, "sessionAffinity": "None",
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
     })
+    want_ports = [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]
+    if (service.get("spec") or {}).get("ports") != want_ports:
+        # The apiserver moved to another port since the Service was made: follow it, as upstream reconciles.
+        svc = server.table.lookup("", "v1", "services")
+        assert svc is not None
+
+        async def fix_ports(obj: Obj) -> Obj:
+            obj.setdefault("spec", {})["ports"] = want_ports
+            return obj
+        await server.registry.objects(svc).guaranteed_update("default", "kubernetes", fix_ports)
     await reconcile_endpoints(server)
 
 

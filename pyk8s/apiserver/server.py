@@ -19,6 +19,7 @@ from pyk8s.apiserver.authn import load_token_file
 from pyk8s.apiserver.bootstrap import bootstrap
 from pyk8s.apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, compact_periodically
 from pyk8s.pki.bootstrap import ensure_apiserver_pki, write_admin_kubeconfig
+from pyk8s.storage.errors import StorageError
 from pyk8s.storage.factory import open_store
 
 log = logging.getLogger(__name__)
@@ -69,15 +70,28 @@ async def run_apiserver(cfg: APIServerConfig, started: asyncio.Event | None = No
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
     data.chmod(0o700)  # the store holds Secrets in plain text: only the owner may read the data dir
     advertise = _advertise(cfg)
+    # Bad flags end the process with one line, before anything is opened.
     try:
-        first_ip = str(ipaddress.ip_network(cfg.service_cluster_ip_range).network_address + 1)
+        network = ipaddress.ip_network(cfg.service_cluster_ip_range)
     except ValueError as e:
         raise SystemExit(f"error: invalid --service-cluster-ip-range: {e}") from None
+    if network.num_addresses < 8:
+        raise SystemExit(f"error: --service-cluster-ip-range {network} is too small (want at least 8 addresses)")
+    first_ip = str(network.network_address + 1)
+    try:
+        tokens = load_token_file(cfg.token_auth_file) if cfg.token_auth_file else None
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: --token-auth-file: {e}") from None
+    try:
+        store = open_store(cfg.datastore_endpoint, str(data))
+    except (ValueError, NotImplementedError) as e:
+        raise SystemExit(f"error: --datastore-endpoint: {e}") from None
     pki = ensure_apiserver_pki(str(data), cfg.bind_address, extra_sans=[*cfg.extra_sans, advertise],
                                service_ip=first_ip)
-    store = open_store(cfg.datastore_endpoint, str(data))
-    await store.start()
-    tokens = load_token_file(cfg.token_auth_file) if cfg.token_auth_file else None
+    try:
+        await store.start()
+    except StorageError as e:
+        raise SystemExit(f"error: cannot open the store: {e}") from None
     server = APIServer(store, tokens=tokens, service_cidr=cfg.service_cluster_ip_range,
                        node_port_range=cfg.service_node_port_range, advertise_address=advertise,
                        secure_port=cfg.secure_port)

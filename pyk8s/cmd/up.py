@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import click
+import psutil
 
 PID_FILE = "server.pid"
 LOG_FILE = "server.log"
@@ -33,12 +34,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _ours(pid: int, data_dir: Path) -> bool:
+    """Is `pid` the `pyk8s server` started for this data dir (not an unrelated process reusing the PID)?"""
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return "server" in cmdline and str(data_dir) in cmdline
+
+
 def _read_pid(data_dir: Path) -> int | None:
     try:
         pid = int((data_dir / PID_FILE).read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if _alive(pid) and _ours(pid, data_dir) else None
 
 
 def _ready(port: int) -> bool:

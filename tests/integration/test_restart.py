@@ -45,6 +45,11 @@ def test_acknowledged_creates_survive_kill_9(tmp_path: Path) -> None:
         missing = {name for name in acked if name not in stored}
         assert not missing, f"acknowledged but lost after kill -9: {sorted(missing)[:10]}"
         assert all(stored[name] == rv for name, rv in acked.items())
+        # The restart listens on another port: the `kubernetes` Service and its endpoints follow it.
+        svc = api.request("GET", "/api/v1/namespaces/default/services/kubernetes").json()
+        assert svc["spec"]["ports"][0]["targetPort"] == restarted.port
+        eps = api.request("GET", "/api/v1/namespaces/default/endpoints/kubernetes").json()
+        assert eps["subsets"][0]["ports"][0]["port"] == restarted.port
         # Revisions keep increasing after the restart.
         newest = max(int(rv) for rv in stored.values())
         after = api.request("POST", "/api/v1/namespaces/default/configmaps",

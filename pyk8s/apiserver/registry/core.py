@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyk8s.api import errors, meta
+from pyk8s.api.quantity import parse_quantity
 from pyk8s.api.resources import Resource
 from pyk8s.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
 from pyk8s.apiserver.registry.strategy import RequestContext, Strategy
@@ -13,33 +14,35 @@ Obj = dict[str, Any]
 
 
 def pod_qos_class(pod: Obj) -> str:
-    """Guaranteed / Burstable / BestEffort from requests and limits, as upstream's qos.GetPodQOS."""
+    """Guaranteed / Burstable / BestEffort from cpu and memory requests and limits, as upstream's GetPodQOS."""
     spec = pod.get("spec") or {}
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    requests: dict[str, bool] = {}
-    limits: dict[str, bool] = {}
-    any_set = False
+    requests: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
     guaranteed = True
-    for c in containers:
+    for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
         res = c.get("resources") or {}
-        req = {k: v for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory") and str(v) not in ("0", "")}
-        lim = {k: v for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory") and str(v) not in ("0", "")}
-        if req or lim:
-            any_set = True
-        for k in req:
-            requests[k] = True
-        for k in lim:
-            limits[k] = True
+        req = {k: _qty(v) for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory")}
+        lim = {k: _qty(v) for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory")}
+        req = {k: v for k, v in req.items() if v}
+        lim = {k: v for k, v in lim.items() if v}
+        for k, v in req.items():
+            requests[k] = requests.get(k, 0) + v
+        for k, v in lim.items():
+            limits[k] = limits.get(k, 0) + v
         if set(lim) != {"cpu", "memory"}:
             guaranteed = False
-        for k, v in req.items():
-            if lim.get(k) != v:
-                guaranteed = False
-    if not any_set:
+    if not requests and not limits:
         return "BestEffort"
-    if guaranteed and set(limits) == {"cpu", "memory"}:
+    if guaranteed and all(requests.get(k, limits[k]) == limits[k] for k in ("cpu", "memory")):
         return "Guaranteed"
     return "Burstable"
+
+
+def _qty(value: Any) -> Any:
+    try:
+        return parse_quantity(str(value))
+    except Exception:
+        return 0
 
 
 class PodStrategy(Strategy):
