@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from pyk8s.api import errors
 from pyk8s.api.resources import TABLE, ResourceTable
-from pyk8s.apiserver import discovery, openapi, openapi_v2, reviews
+from pyk8s.apiserver import authz, discovery, openapi, openapi_v2, reviews
 from pyk8s.apiserver.admission import Admission
 from pyk8s.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
 from pyk8s.apiserver.authn import Authenticator
@@ -97,13 +97,19 @@ class APIServer:
         user = self.authn.authenticate(request)
         if not self.ready:
             raise errors.ServiceUnavailable("the apiserver is starting", headers={"Retry-After": "5"})
+        info = parse_path(self.table, path)
+        if info is None and not authz.allowed(user, None, path, _NONRESOURCE_VERBS.get(request.method, "get")):
+            raise authz.forbidden_path(user, path, _NONRESOURCE_VERBS.get(request.method, "get"))
         if path == "/metrics":
             return web.Response(body=generate_latest(self.metrics), headers={"Content-Type": CONTENT_TYPE_LATEST})
         if path.startswith("/openapi/") or path == openapi_v2.LEGACY_SWAGGER_PATH:
             return self._openapi(request, path)
-        info = parse_path(self.table, path)
         if info is None:
             return self._discovery(request, path)
+        attrs = authz.ResourceAttributes(_verb(request, info), info.resource.group, info.resource.plural,
+                                         info.subresource, info.namespace, info.name)
+        if not authz.allowed(user, attrs):
+            raise authz.forbidden(user, attrs)
         ctx = RequestContext(user=user, now=datetime.datetime.now(datetime.UTC))
         code = 500
         try:
@@ -239,6 +245,22 @@ class APIServer:
         if r.plural == "subjectaccessreviews":
             return json_response(reviews.subject_access_review(body), 201)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+
+_NONRESOURCE_VERBS = {"GET": "get", "HEAD": "get", "POST": "post", "PUT": "put", "PATCH": "patch",
+                      "DELETE": "delete"}
+
+
+def _verb(request: web.Request, info: RequestInfo) -> str:
+    """The API verb of a resource request (what RBAC rules name)."""
+    m = request.method
+    if m in ("GET", "HEAD"):
+        if _is_watch(request, info):
+            return "watch"
+        return "get" if info.name else "list"
+    if m == "DELETE":
+        return "delete" if info.name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m, m.lower())
 
 
 def _is_watch(request: web.Request, info: RequestInfo) -> bool:

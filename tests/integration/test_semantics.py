@@ -619,15 +619,22 @@ def bearer(server: APIServerProcess, token: str | None, method: str = "GET", pat
 
 
 def test_bearer_token_auth(token_server: APIServerProcess) -> None:
-    listed = ok(bearer(token_server, "good-token-123"))
-    assert listed["kind"] == "NamespaceList"
+    # alice authenticates; with no RBAC bindings she may only discover and ask about herself (as upstream).
+    denied = failure(bearer(token_server, "good-token-123"), 403, "Forbidden")
+    assert denied["message"] == ('namespaces is forbidden: User "alice" cannot list resource "namespaces" '
+                                 'in API group "" at the cluster scope')
+    assert ok(bearer(token_server, "good-token-123", path="/api"))["kind"] in ("APIVersions", "APIGroupDiscoveryList")
     status = failure(bearer(token_server, "wrong-token"), 401, "Unauthorized")
     assert status["message"] == "Unauthorized"
     review = ok(bearer(token_server, "good-token-123", "POST",
                        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                        {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                         "spec": {"resourceAttributes": {"verb": "list", "resource": "namespaces"}}}), 201)
-    assert review["status"]["allowed"] is True
+    assert review["status"]["allowed"] is False
+    whoami = ok(bearer(token_server, "good-token-123", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                       {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}), 201)
+    assert whoami["status"]["userInfo"]["username"] == "alice"
+    assert whoami["status"]["userInfo"]["groups"] == ["devs", "ops", "system:authenticated"]
     # Health endpoints stay open without credentials.
     assert bearer(token_server, None, path="/readyz").status == 200
 
