@@ -650,3 +650,36 @@ def test_replace_of_a_service_manifest_keeps_its_cluster_ip(api, ns) -> None:  #
     replaced = api.request("PUT", f"{base}/replaced", manifest)
     assert replaced.status == 200, replaced.body
     assert replaced.json()["spec"]["clusterIP"] == ip and replaced.json()["spec"]["ports"][0]["port"] == 81
+
+
+def test_node_port_changes_racing_other_writes_neither_fail_nor_leak(api, ns) -> None:  # type: ignore[no-untyped-def]
+    import concurrent.futures
+
+    base = f"/api/v1/namespaces/{ns}/services"
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "racy"},
+           "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80, "nodePort": 31500}]}}
+    assert api.request("POST", base, svc).status == 201
+    merge = {"Content-Type": "application/merge-patch+json"}
+    strategic = {"Content-Type": "application/strategic-merge-patch+json"}
+
+    def label(i: int) -> int:
+        return api.request("PATCH", f"{base}/racy", f'{{"metadata":{{"labels":{{"n":"{i}"}}}}}}'.encode(),
+                           headers=merge).status
+
+    def move(port: int) -> int:
+        body = f'{{"spec":{{"ports":[{{"port":80,"nodePort":{port}}}]}}}}'.encode()
+        return api.request("PATCH", f"{base}/racy", body, headers=strategic).status
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        labels = [pool.submit(label, i) for i in range(40)]
+        moves = [move(31501 + i) for i in range(20)]
+        assert all(f.result() == 200 for f in labels)
+    assert moves == [200] * 20
+    final = api.request("GET", f"{base}/racy").json()["spec"]["ports"][0]["nodePort"]
+    assert final == 31520
+    # Every port the service moved away from is free again: another Service can take each of them.
+    for port in range(31500, 31520):
+        other = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"taker-{port}"},
+                 "spec": {"type": "NodePort", "selector": {"app": "y"}, "ports": [{"port": 80, "nodePort": port}]}}
+        reply = api.request("POST", base, other)
+        assert reply.status == 201, (port, reply.body)

@@ -178,6 +178,7 @@ class WriteHandler:
         result: dict[str, Obj] = {}
 
         async def attempt(current: Obj) -> Obj | None:
+            await strategy.abort_update(ctx)  # a retried attempt starts from nothing reserved
             live = reg.to_version(r, meta.copy(current))
             new = await make_new(live)
             new = check_kind(new, r)
@@ -227,12 +228,20 @@ class WriteHandler:
             return new
 
         try:
-            _old, stored = await reg.objects(r).guaranteed_update(info.namespace, info.name, attempt)
+            old, stored = await reg.objects(r).guaranteed_update(info.namespace, info.name, attempt)
         except errors.NotFound:
+            await strategy.abort_update(ctx)
             if create_if_missing is None:
                 raise
             obj = await create_if_missing()
             return obj, True
+        except BaseException:
+            await strategy.abort_update(ctx)
+            raise
+        if stored is old:  # nothing written (no change, dry run, or a delete below)
+            await strategy.abort_update(ctx)
+        else:
+            await strategy.after_update(stored, old, ctx)
         if "delete" in result:
             # The last finalizer went away from an object that is being deleted: remove it now.
             # Only the object we looked at: a re-created namesake must not be deleted in its place.

@@ -187,27 +187,52 @@ class ServiceStrategy(Strategy):
         self.release(obj)
 
     async def before_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        """Reserve the node ports the update adds (recorded in ctx.reserved); old ones are freed only after the
+        write commits (after_update), and abort_update gives back what an attempt reserved."""
         spec = new.setdefault("spec", {})
         old_spec = old.get("spec") or {}
-        # ClusterIP is immutable once set; keep it when the client omits it.
-        if not spec.get("clusterIP") and old_spec.get("clusterIP"):
-            spec["clusterIP"] = old_spec["clusterIP"]
-            spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
         old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
                      for p in old_spec.get("ports") or [] if p.get("nodePort")}
-        if spec.get("type") in ("NodePort", "LoadBalancer"):
-            async with self.ports.lock:
-                for port in spec.get("ports") or []:
-                    if port.get("nodePort"):
-                        if port["nodePort"] not in old_ports.values() and not ctx.dry_run:
-                            self.ports.reserve(port["nodePort"])
+        if spec.get("type") not in ("NodePort", "LoadBalancer"):
+            return
+        async with self.ports.lock:
+            for i, port in enumerate(spec.get("ports") or []):
+                wanted = port.get("nodePort")
+                if wanted:
+                    if wanted in old_ports.values() or ctx.dry_run:
                         continue
-                    kept = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
-                    port["nodePort"] = kept if kept else (self.ports.allocate_next() if not ctx.dry_run else 0)
-        new_ports = {p.get("nodePort") for p in spec.get("ports") or [] if p.get("nodePort")}
-        if not ctx.dry_run:
-            for p in set(old_ports.values()) - new_ports:
-                self.ports.release(p)
+                    if wanted in self.ports.used or not self.ports.contains(wanted):
+                        why = ("provided port is already allocated" if wanted in self.ports.used else
+                               f"provided port is not in the valid range. The range of valid ports is "
+                               f"{self.ports.low}-{self.ports.high}")
+                        raise errors.invalid("Service", "", meta.name_of(new), [{
+                            "reason": "FieldValueInvalid", "field": f"spec.ports[{i}].nodePort",
+                            "message": f"Invalid value: {wanted}: {why}"}])
+                    self.ports.reserve(wanted)
+                    ctx.reserved.append(wanted)
+                    continue
+                kept = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+                if kept:
+                    port["nodePort"] = kept
+                elif not ctx.dry_run:
+                    port["nodePort"] = self.ports.allocate_next()
+                    ctx.reserved.append(port["nodePort"])
+
+    async def abort_update(self, ctx: RequestContext) -> None:
+        for port in ctx.reserved:
+            self.ports.release(port)
+        ctx.reserved.clear()
+
+    async def after_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        ctx.reserved.clear()
+        new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        kept = {p.get("nodePort") for p in new_spec.get("ports") or [] if p.get("nodePort")}
+        for p in old_spec.get("ports") or []:
+            if p.get("nodePort") and p["nodePort"] not in kept:
+                self.ports.release(p["nodePort"])
+        if not new_spec.get("clusterIP") and old_spec.get("clusterIP") not in (None, "", "None"):
+            for ip in old_spec.get("clusterIPs") or [old_spec["clusterIP"]]:
+                self.ips.release(ip)
 
     async def after_delete(self, obj: Obj) -> None:
         self.release(obj)

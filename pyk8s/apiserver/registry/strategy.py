@@ -42,6 +42,8 @@ class RequestContext:
     dry_run: bool = False
     field_manager: str = ""
     warnings: list[str] = field(default_factory=list)
+    # Allocations (node ports) an update attempt made; given back if it does not commit.
+    reserved: list[Any] = field(default_factory=list)
 
 
 class Strategy:
@@ -108,6 +110,12 @@ class Strategy:
 
     async def after_delete(self, obj: Obj) -> None:
         """Release what the deleted object held."""
+
+    async def abort_update(self, ctx: RequestContext) -> None:
+        """Give back what before_update reserved in an attempt that will not be stored (conflict retry, error)."""
+
+    async def after_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
+        """Release what the old object held and the stored new one no longer does."""
 
     # ---- deletion ----
     def default_grace_period(self, obj: Obj) -> int:
