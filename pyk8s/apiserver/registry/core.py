@@ -128,6 +128,17 @@ class ServiceStrategy(Strategy):
             "reason": "FieldValueInvalid", "field": "spec.clusterIPs",
             "message": f'Invalid value: ["{ip}"]: failed to allocate IP {ip}: {why}'}])
 
+    def _reserve_node_port(self, obj: Obj, index: int, port: int) -> None:
+        """Reserve an explicitly requested node port, or raise the 422 upstream gives for it."""
+        if port in self.ports.used or not self.ports.contains(port):
+            why = ("provided port is already allocated" if port in self.ports.used else
+                   f"provided port is not in the valid range. The range of valid ports is "
+                   f"{self.ports.low}-{self.ports.high}")
+            raise errors.invalid("Service", "", meta.name_of(obj), [{
+                "reason": "FieldValueInvalid", "field": f"spec.ports[{index}].nodePort",
+                "message": f"Invalid value: {port}: {why}"}])
+        self.ports.reserve(port)
+
     async def before_create(self, obj: Obj, ctx: RequestContext) -> None:
         spec = obj.setdefault("spec", {})
         svc_type = spec.get("type", "ClusterIP")
@@ -160,14 +171,7 @@ class ServiceStrategy(Strategy):
                     for i, port in enumerate(spec.get("ports") or []):
                         wanted_port = port.get("nodePort")
                         if wanted_port:
-                            if wanted_port in self.ports.used or not self.ports.contains(wanted_port):
-                                why = ("provided port is already allocated" if wanted_port in self.ports.used else
-                                       f"provided port is not in the valid range. The range of valid ports is "
-                                       f"{self.ports.low}-{self.ports.high}")
-                                raise errors.invalid("Service", "", meta.name_of(obj), [{
-                                    "reason": "FieldValueInvalid", "field": f"spec.ports[{i}].nodePort",
-                                    "message": f"Invalid value: {wanted_port}: {why}"}])
-                            self.ports.reserve(wanted_port)
+                            self._reserve_node_port(obj, i, wanted_port)
                         else:
                             port["nodePort"] = self.ports.allocate_next()
                         reserved_ports.append(port["nodePort"])
@@ -201,14 +205,7 @@ class ServiceStrategy(Strategy):
                 if wanted:
                     if wanted in old_ports.values() or ctx.dry_run:
                         continue
-                    if wanted in self.ports.used or not self.ports.contains(wanted):
-                        why = ("provided port is already allocated" if wanted in self.ports.used else
-                               f"provided port is not in the valid range. The range of valid ports is "
-                               f"{self.ports.low}-{self.ports.high}")
-                        raise errors.invalid("Service", "", meta.name_of(new), [{
-                            "reason": "FieldValueInvalid", "field": f"spec.ports[{i}].nodePort",
-                            "message": f"Invalid value: {wanted}: {why}"}])
-                    self.ports.reserve(wanted)
+                    self._reserve_node_port(new, i, wanted)
                     ctx.reserved.append(wanted)
                     continue
                 kept = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
