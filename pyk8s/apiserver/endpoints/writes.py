@@ -56,9 +56,9 @@ class WriteHandler:
         return fm or manager_from_user_agent(request.headers.get("User-Agent", ""))
 
     def _handle_unknown(self, obj: Obj, r: Resource, mode: str, duplicates: list[str], ctx: RequestContext) -> None:
-        unknown = [] if mode == "Ignore" else prune_unknown(obj, self._schema(r))
+        """Drop fields the schema does not know; Strict refuses them (and duplicate keys), Warn reports them."""
+        unknown = prune_unknown(obj, self._schema(r))
         if mode == "Ignore":
-            prune_unknown(obj, self._schema(r))
             return
         problems = [f'unknown field "{p}"' for p in unknown] + [f'duplicate field "{d}"' for d in duplicates]
         if not problems:
