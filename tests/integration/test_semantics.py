@@ -673,7 +673,8 @@ def test_node_port_changes_racing_other_writes_neither_fail_nor_leak(api, ns) ->
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         labels = [pool.submit(label, i) for i in range(40)]
         moves = [move(31501 + i) for i in range(20)]
-        assert all(f.result() == 200 for f in labels)
+        statuses = [f.result() for f in labels]
+        assert statuses == [200] * 40, statuses
     assert moves == [200] * 20
     final = api.request("GET", f"{base}/racy").json()["spec"]["ports"][0]["nodePort"]
     assert final == 31520

@@ -241,20 +241,29 @@ class ObjectStore:
         return obj
 
     async def guaranteed_update(
-        self, namespace: str, name: str, update: Callable[[Obj], Awaitable[Obj | None]], *, retries: int = 16,
+        self, namespace: str, name: str, update: Callable[[Obj], Awaitable[Obj | None]], *, retries: int = 64,
     ) -> tuple[Obj, Obj]:
         """Read-modify-write with compare-and-swap, retried on conflict.
 
         `update` gets a private copy of the current object and returns the new object, or None for "no
         change". It may raise API errors (including Conflict for a stale client resourceVersion). Returns
-        (old, new); when nothing changed new is old and no write happens.
+        (old, new); when nothing changed new is old and no write happens. Lost races are retried (the
+        first at once, then with a short growing pause until a read shows the newer revision), as upstream
+        retries until its precondition holds.
         """
         key = self.resource.key(namespace, name)
+        seen_after_conflict = 0
+        pause = 0.0005
         for _ in range(retries):
             try:
                 kv = await self.store.get(key)
             except serr.StorageError as e:
                 raise self._translate(e, name) from e
+            if kv.mod_revision < seen_after_conflict:
+                # The write that beat us is committed but not yet visible to reads: wait a moment for it.
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                continue
             current = decode(kv.value, kv.mod_revision)
             new = await update(decode(kv.value, kv.mod_revision))
             if new is None:
@@ -264,8 +273,8 @@ class ObjectStore:
                 return current, current
             try:
                 rev = await self.store.update(key, data, kv.mod_revision)
-            except serr.RevisionConflict:
-                await asyncio.sleep(0)
+            except serr.RevisionConflict as e:
+                seen_after_conflict = max(e.actual, kv.mod_revision + 1)
                 continue
             except serr.StorageError as e:
                 raise self._translate(e, name) from e
