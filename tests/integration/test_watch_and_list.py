@@ -500,3 +500,28 @@ def test_expired_continue_token_is_410_with_inconsistent_continuation(compacting
         fresh = page["metadata"].get("continue")
     assert names == ["e2", "e3", "e4", "e5", "e6"]
     assert data_of["e5"] == {"late": "yes"}
+
+
+def test_list_resource_version_semantics(api: AdminHTTP, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    ok(api.request("POST", base, cm("rv1")), 201)
+    first = ok(api.request("GET", base))
+    rv = int(first["metadata"]["resourceVersion"])
+    ok(api.request("POST", base, cm("rv2")), 201)
+    # NotOlderThan (the default) serves the newest state; Exact serves exactly that revision.
+    newest = ok(api.request("GET", f"{base}?resourceVersion={rv}"))
+    assert {i["metadata"]["name"] for i in newest["items"]} == {"rv1", "rv2"}
+    exact = ok(api.request("GET", f"{base}?resourceVersion={rv}&resourceVersionMatch=Exact"))
+    assert {i["metadata"]["name"] for i in exact["items"]} == {"rv1"}
+    assert exact["metadata"]["resourceVersion"] == str(rv)
+    # Combinations upstream refuses.
+    r = api.request("GET", f"{base}?resourceVersionMatch=Exact")
+    assert r.status == 422 and "resourceVersionMatch is forbidden unless resourceVersion is provided" in r.json()["message"]
+    r = api.request("GET", f"{base}?resourceVersion=0&resourceVersionMatch=Exact")
+    assert r.status == 422 and 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"' in r.json()["message"]
+    r = api.request("GET", f"{base}?resourceVersion=1&resourceVersionMatch=Bogus")
+    assert r.status == 422 and r.json()["reason"] == "Invalid"
+    # A revision the store has not reached: a short wait, then 504 with Retry-After.
+    r = api.request("GET", f"{base}?resourceVersion={rv + 1_000_000}")
+    assert r.status == 504 and r.json()["reason"] == "Timeout", r.body
+    assert "Too large resource version" in r.json()["message"] and r.headers.get("Retry-After")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -71,19 +72,8 @@ async def list_(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
         limit = int(q.get("limit", "0") or 0)
     except ValueError:
         raise errors.BadRequest(f'invalid limit: "{q.get("limit")}"') from None
-    revision = 0
-    start_after = ""
+    revision, start_after = await _list_revision(q, reg)
     token = q.get("continue", "")
-    if token:
-        revision, start_after = decode_continue(token)
-        revision = max(revision, 0)  # -1: an inconsistent continuation, served at the newest revision
-    else:
-        rv = q.get("resourceVersion", "")
-        match = q.get("resourceVersionMatch", "")
-        if match == "Exact":
-            revision = parse_rv(rv)
-        elif match not in ("", "NotOlderThan"):
-            raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: "{match}"')
     try:
         if accept is None and not form.table and not form.partial_metadata and reg.serves_stored_version(r):
             raw = await reg.objects(r).list_raw(info.namespace, revision=revision, limit=max(limit, 0),
@@ -107,6 +97,54 @@ async def list_(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
         return json_response(tables.partial_metadata_list(objs, rv_text, cont, page.remaining))
     md = tables.list_meta(rv_text, cont, page.remaining)
     return json_response({"kind": r.list_kind, "apiVersion": r.group_version, "metadata": md, "items": objs})
+
+
+# How long a list for a resourceVersion the store has not reached waits before 504 (upstream: about 3 s).
+FUTURE_RV_WAIT = 3.0
+MATCH_VALUES = ("Exact", "NotOlderThan")
+
+
+def _forbidden_option(field: str, detail: str) -> errors.Invalid:
+    body = f"Forbidden: {detail}"
+    return errors.Invalid(f'ListOptions.meta.k8s.io "" is invalid: {field}: {body}',
+                          details={"group": "meta.k8s.io", "kind": "ListOptions",
+                                   "causes": [{"reason": "FieldValueForbidden", "message": body, "field": field}]})
+
+
+async def _list_revision(q: Any, reg: Registry) -> tuple[int, str]:
+    """(revision to list at, 0 = newest; key to continue after) from resourceVersion/Match and continue.
+
+    Upstream semantics: no RV or "0" serve the newest state; RV=N (NotOlderThan) serves a state not older than
+    N, waiting briefly for a store that has not reached it and then answering 504; Exact serves exactly N.
+    """
+    rv = q.get("resourceVersion", "")
+    match = q.get("resourceVersionMatch", "")
+    token = q.get("continue", "")
+    if match and match not in MATCH_VALUES:
+        raise errors.invalid_options("ListOptions", "resourceVersionMatch", match, list(MATCH_VALUES))
+    if match and not rv:
+        raise _forbidden_option("resourceVersionMatch",
+                                "resourceVersionMatch is forbidden unless resourceVersion is provided")
+    if match and token:
+        raise _forbidden_option("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+    if match == "Exact" and rv == "0":
+        raise _forbidden_option("resourceVersionMatch",
+                                'resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
+    if token:
+        if rv not in ("", "0"):
+            raise errors.BadRequest("specifying resource version is not allowed when using continue")
+        revision, start_after = decode_continue(token)
+        return max(revision, 0), start_after  # -1: an inconsistent continuation, served at the newest revision
+    wanted = parse_rv(rv)
+    if match == "Exact":
+        return wanted, ""
+    if wanted:
+        deadline = asyncio.get_running_loop().time() + FUTURE_RV_WAIT
+        while await reg.store.current_revision() < wanted:
+            if asyncio.get_running_loop().time() > deadline:
+                return wanted, ""  # the store refuses a future revision: 504 Too large resource version
+            await asyncio.sleep(0.05)
+    return 0, ""
 
 
 def _raw_list_response(r: Resource, page: RawListPage) -> web.Response:
