@@ -14,6 +14,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from pyk8s.api import errors
+from pyk8s.api.conversion import CONVERTERS
 from pyk8s.api.resources import TABLE, ResourceTable
 from pyk8s.apiserver import authz, discovery, openapi, openapi_v2, reviews
 from pyk8s.apiserver.admission import Admission
@@ -55,7 +56,7 @@ class APIServer:
             ("", "namespaces"): NamespaceStrategy,
             ("", "services"): lambda r: self.services,
             ("batch", "jobs"): JobStrategy,
-        }, converters=_converters())
+        }, converters=CONVERTERS)
         self.admission = Admission(self.registry)
         self.writes = WriteHandler(self.registry, self.admission)
         self.deletes = DeleteHandler(self.registry, self.admission)
@@ -271,8 +272,3 @@ def _must(x: Any) -> Any:
     assert x is not None
     return x
 
-
-def _converters() -> dict[tuple[str, str], Any]:
-    from pyk8s.api import conversion
-
-    return conversion.CONVERTERS

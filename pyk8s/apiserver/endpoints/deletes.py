@@ -153,11 +153,17 @@ class DeleteHandler:
                 return None
             return current
 
-        old, new = await objects.guaranteed_update(namespace, name, mark)
-        if outcome.get("now"):
+        while True:
+            outcome.clear()
+            old, new = await objects.guaranteed_update(namespace, name, mark)
+            if not outcome.get("now"):
+                break
             if dry:
                 return reg.to_version(r, old), True
-            gone = await objects.delete(namespace, name, int(old["metadata"]["resourceVersion"]))
+            try:
+                gone = await objects.delete(namespace, name, int(old["metadata"]["resourceVersion"]))
+            except errors.Conflict:
+                continue  # written to between the look and the delete: decide again on the newer state
             await strategy.after_delete(gone)
             return reg.to_version(r, gone), True
         if "dry" in outcome:
@@ -167,21 +173,12 @@ class DeleteHandler:
     async def delete(self, request: web.Request, info: RequestInfo, ctx: RequestContext) -> web.StreamResponse:
         r = info.resource
         opts = parse_delete_options(await read_body(request), request.query)
-        try:
-            obj, removed = await self.delete_one(r, info.namespace, info.name, opts, ctx)
-        except errors.Conflict as e:
-            # A write raced with the delete's precondition-free CAS; upstream retries internally.
-            if "Precondition failed" in e.message:
-                raise
-            obj, removed = await self.delete_one(r, info.namespace, info.name, opts, ctx)
-        if removed and not self._returns_object(r):
+        obj, removed = await self.delete_one(r, info.namespace, info.name, opts, ctx)
+        if removed and (r.group, r.plural) not in _RETURNS_OBJECT:
             return json_response(status_success(r, info.name, obj["metadata"].get("uid", "")))
         # Upstream answers 202 only for a pending delete that explicitly asked orphanDependents=false.
         accepted = not removed and opts.get("orphanDependents") is False
         return json_response(obj, 202 if accepted else 200)
-
-    def _returns_object(self, r: Resource) -> bool:
-        return (r.group, r.plural) in _RETURNS_OBJECT
 
     async def delete_collection(self, request: web.Request, info: RequestInfo, ctx: RequestContext) -> web.StreamResponse:
         r = info.resource

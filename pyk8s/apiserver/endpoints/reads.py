@@ -30,6 +30,11 @@ INCONSISTENT_CONTINUE = (
 )
 
 
+def served_as_stored(reg: Registry, r: Resource, form: OutputForm) -> bool:
+    """Plain JSON of the stored version: the response can be spliced from stored bytes, no decode needed."""
+    return not form.table and not form.partial_metadata and reg.serves_stored_version(r)
+
+
 def make_filter(r: Resource, query: Any) -> Callable[[Obj], bool] | None:
     label_text = query.get("labelSelector", "")
     field_text = query.get("fieldSelector", "")
@@ -50,7 +55,7 @@ def make_filter(r: Resource, query: Any) -> Callable[[Obj], bool] | None:
 
 async def get(request: web.Request, reg: Registry, info: RequestInfo, form: OutputForm) -> web.StreamResponse:
     r = info.resource
-    if not form.table and not form.partial_metadata and reg.serves_stored_version(r):
+    if served_as_stored(reg, r, form):
         return web.Response(body=await reg.objects(r).get_raw(info.namespace, info.name),
                             content_type="application/json")
     obj = reg.to_version(r, await reg.objects(r).get(info.namespace, info.name))
@@ -75,7 +80,7 @@ async def list_(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
     revision, start_after = await _list_revision(q, reg)
     token = q.get("continue", "")
     try:
-        if accept is None and not form.table and not form.partial_metadata and reg.serves_stored_version(r):
+        if accept is None and served_as_stored(reg, r, form):
             raw = await reg.objects(r).list_raw(info.namespace, revision=revision, limit=max(limit, 0),
                                                 start_after=start_after)
             return _raw_list_response(r, raw)

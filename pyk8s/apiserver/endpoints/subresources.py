@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from pyk8s.api import errors, labels, meta
+from pyk8s.api.patch import PATCH_CONTENT_TYPES
 from pyk8s.apiserver.endpoints.common import check_kind, json_response, read_body
-from pyk8s.apiserver.endpoints.writes import PATCH_TYPES, WriteHandler
+from pyk8s.apiserver.endpoints.writes import WriteHandler
 from pyk8s.apiserver.negotiation import decode_body, decode_json, media_type
 from pyk8s.apiserver.registry.core import NamespaceStrategy
 from pyk8s.apiserver.registry.strategy import RequestContext
@@ -59,7 +60,7 @@ class SubresourceHandler:
             body = check_kind(decode_body(raw, request.headers.get("Content-Type"), kind_hint="Scale").obj, r,
                               expected_kind="Scale", expected_version=SCALE_GV)
         else:
-            flavour = PATCH_TYPES.get(media_type(request.headers.get("Content-Type")))
+            flavour = PATCH_CONTENT_TYPES.get(media_type(request.headers.get("Content-Type")))
             if flavour is None or flavour.startswith("apply"):
                 raise errors.UnsupportedMediaType(
                     "the body of the request was in an unknown format - accepted media types include: "

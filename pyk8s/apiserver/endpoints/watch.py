@@ -19,7 +19,7 @@ from aiohttp import web
 
 from pyk8s.api import errors
 from pyk8s.apiserver import tables
-from pyk8s.apiserver.endpoints.reads import make_filter
+from pyk8s.apiserver.endpoints.reads import make_filter, served_as_stored
 from pyk8s.apiserver.negotiation import OutputForm
 from pyk8s.apiserver.registry.objectstore import ObjectEvent, ObjectStore, parse_rv
 from pyk8s.apiserver.registry.registry import Registry
@@ -92,7 +92,7 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
     else:
         start = parse_rv(rv_param)
     io = tables.include_object_option(q.get("includeObject"))
-    plain = not form.table and not form.partial_metadata and reg.serves_stored_version(r)
+    plain = served_as_stored(reg, r, form)
 
     resp = web.StreamResponse(status=200)
     resp.content_type = "application/json"

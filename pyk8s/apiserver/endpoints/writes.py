@@ -6,7 +6,6 @@ defaults -> strategy prepare -> validate -> admission -> managedFields -> (dryRu
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from pyk8s.api import errors, meta, yamlload
 from pyk8s.api import schema as S
 from pyk8s.api.defaults import apply_defaults
 from pyk8s.api.managedfields import manager_from_user_agent, update_managed_fields
+from pyk8s.api.patch import PATCH_CONTENT_TYPES
 from pyk8s.api.resources import Resource
 from pyk8s.api.typecheck import type_error
 from pyk8s.api.unknown_fields import prune_unknown
@@ -30,14 +30,6 @@ Obj = dict[str, Any]
 
 # Metadata the server owns: a client can neither set it on create nor change it on update.
 _SYSTEM_META_ON_UPDATE = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink")
-
-PATCH_TYPES = {
-    "application/json-patch+json": "json",
-    "application/merge-patch+json": "merge",
-    "application/strategic-merge-patch+json": "strategic",
-    "application/apply-patch+yaml": "apply",
-    "application/apply-patch+cbor": "apply-cbor",
-}
 
 
 class WriteHandler:
@@ -185,10 +177,7 @@ class WriteHandler:
             self._check_types(r, new)
             check_namespace(new, r, info.namespace)
             nm = new["metadata"]
-            if nm.get("name") and nm["name"] != info.name:
-                raise errors.BadRequest(
-                    f"the name of the object ({nm['name']}) does not match the name on the URL ({info.name})")
-            nm["name"] = info.name
+            _take_url_name(nm, info.name)
             rv = nm.get("resourceVersion")
             if rv and rv != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(sr.plural, sr.group, info.name, errors.OPTIMISTIC_LOCK_MESSAGE)
@@ -290,11 +279,11 @@ class WriteHandler:
 
         r = info.resource
         ct = media_type(request.headers.get("Content-Type"))
-        flavour = PATCH_TYPES.get(ct)
-        if flavour is None or flavour == "apply-cbor":
+        flavour = PATCH_CONTENT_TYPES.get(ct)
+        if flavour is None:
             raise errors.UnsupportedMediaType(
                 f"the body of the request was in an unknown format - accepted media types include: "
-                f"{', '.join(t for t in PATCH_TYPES if 'cbor' not in t)}")
+                f"{', '.join(PATCH_CONTENT_TYPES)}")
         mode = field_validation(request.query, "PatchOptions")
         ctx.dry_run = dry_run(request.query, "PatchOptions")
         raw = await read_body(request)
@@ -354,11 +343,7 @@ class WriteHandler:
             async def create_missing() -> Obj:
                 obj = check_kind(meta.copy(patch_doc), r)
                 check_namespace(obj, r, info.namespace)
-                if obj["metadata"].get("name") and obj["metadata"]["name"] != info.name:
-                    raise errors.BadRequest(
-                        f"the name of the object ({obj['metadata']['name']}) does not match the name on the URL "
-                        f"({info.name})")
-                obj["metadata"]["name"] = info.name
+                _take_url_name(obj["metadata"], info.name)
                 applied = ssa.server_side_apply(None, obj, ctx.field_manager, force, r.group_version,
                                                 meta.now_rfc3339(ctx.now), schema, name=info.name,
                                                 namespace=info.namespace if r.namespaced else "")
@@ -367,6 +352,13 @@ class WriteHandler:
         obj, created = await self.update_object(r, info, ctx, make_new, subresource=info.subresource,
                                                 create_if_missing=create, applied=flavour == "apply")
         return json_response(obj, 201 if created else 200, warnings=ctx.warnings)
+
+
+def _take_url_name(md: Obj, url_name: str) -> None:
+    """The object is named by its URL; a different name in the body is upstream's 400."""
+    if md.get("name") and md["name"] != url_name:
+        raise errors.BadRequest(f"the name of the object ({md['name']}) does not match the name on the URL ({url_name})")
+    md["name"] = url_name
 
 
 def _ownership(obj: Obj) -> list[Obj]:
@@ -382,6 +374,3 @@ def _without_volatile(obj: Obj) -> Obj:
     md.pop("managedFields", None)
     return {**obj, "metadata": md}
 
-
-def now_utc() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)

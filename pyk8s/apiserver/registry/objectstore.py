@@ -18,7 +18,7 @@ from pyk8s.api import errors
 from pyk8s.api.resources import Resource
 from pyk8s.apiserver.registry.encoding import decode, encode, with_resource_version
 from pyk8s.storage import errors as serr
-from pyk8s.storage.interface import EventType, Store
+from pyk8s.storage.interface import EventType, KeyValue, Store
 
 Obj = dict[str, Any]
 
@@ -179,19 +179,19 @@ class ObjectStore:
         return errors.InternalError(str(exc))
 
     # ---- reads ----
-    async def get(self, namespace: str, name: str) -> Obj:
+    async def _get_kv(self, namespace: str, name: str) -> KeyValue:
         try:
-            kv = await self.store.get(self.resource.key(namespace, name))
+            return await self.store.get(self.resource.key(namespace, name))
         except serr.StorageError as e:
             raise self._translate(e, name) from e
+
+    async def get(self, namespace: str, name: str) -> Obj:
+        kv = await self._get_kv(namespace, name)
         return decode(kv.value, kv.mod_revision)
 
     async def get_raw(self, namespace: str, name: str) -> bytes:
         """The object's JSON as clients see it, spliced from the stored bytes (no decode)."""
-        try:
-            kv = await self.store.get(self.resource.key(namespace, name))
-        except serr.StorageError as e:
-            raise self._translate(e, name) from e
+        kv = await self._get_kv(namespace, name)
         return with_resource_version(kv.value, kv.mod_revision)
 
     async def list(self, namespace: str, *, revision: int = 0, limit: int = 0, start_after: str = "",
