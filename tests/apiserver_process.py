@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pyk8s.cmd.up import readyz_ok
 
 LISTEN_RE = re.compile(r"listening on https://([\d.]+):(\d+)")
 REPO = Path(__file__).resolve().parent.parent
@@ -61,14 +61,7 @@ class APIServerProcess:
         raise RuntimeError(f"apiserver not ready in {timeout}s:\n{self.log_path.read_bytes()[offset:][-3000:]!r}")
 
     def ready(self) -> bool:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        try:
-            with urllib.request.urlopen(f"{self.url}/readyz", context=ctx, timeout=2) as resp:
-                return bool(resp.status == 200)
-        except OSError:
-            return False
+        return readyz_ok(self.url)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None or self.proc.poll() is not None:

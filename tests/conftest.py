@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -68,20 +68,13 @@ class Kubectl:
     def __call__(self, *args: str, **kw: object) -> str:
         return self.run(*args, **kw).stdout  # type: ignore[arg-type]
 
-
-@pytest.fixture
-def kubectl(apiserver: APIServerProcess, tmp_path: Path) -> Kubectl:
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.skip("no kubectl on PATH")
-    return Kubectl(binary, apiserver.kubeconfig, tmp_path)
-
-
-@pytest.fixture
-def namespace(kubectl: Kubectl) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    kubectl("create", "namespace", name)
-    try:
-        yield name
-    finally:
-        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+    @contextlib.contextmanager
+    def temp_namespace(self, prefix: str = "t") -> Iterator[str]:
+        """A fresh namespace for one test, deleted afterwards (without waiting: there is no namespace
+        controller yet to empty it)."""
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        self("create", "namespace", name)
+        try:
+            yield name
+        finally:
+            self.run("delete", "namespace", name, "--wait=false", check=False)

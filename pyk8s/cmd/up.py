@@ -51,12 +51,13 @@ def _read_pid(data_dir: Path) -> int | None:
     return pid if _alive(pid) and _ours(pid, data_dir) else None
 
 
-def _ready(port: int) -> bool:
+def readyz_ok(url: str) -> bool:
+    """Does the apiserver at `url` answer /readyz with 200? (its certificate is not checked: any local answer)"""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=ctx, timeout=2) as resp:
+        with urllib.request.urlopen(f"{url}/readyz", context=ctx, timeout=2) as resp:
             return bool(resp.status == 200)
     except OSError:
         return False
@@ -97,7 +98,7 @@ def up(data_dir: str, secure_port: int, timeout: float) -> None:
     else:
         click.echo(f"pyk8s server already running (pid {pid})")
     deadline = time.monotonic() + timeout
-    while not _ready(secure_port):
+    while not readyz_ok(f"https://127.0.0.1:{secure_port}"):
         if not _alive(pid):
             tail = (data / LOG_FILE).read_text(errors="replace")[-2000:]
             raise click.ClickException(f"pyk8s server exited during start-up; log tail:\n{tail}")

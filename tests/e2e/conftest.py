@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +29,5 @@ def any_kubectl(request: pytest.FixtureRequest, apiserver: APIServerProcess, tmp
 
 @pytest.fixture
 def any_namespace(any_kubectl: Kubectl) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    any_kubectl("create", "namespace", name)
-    try:
+    with any_kubectl.temp_namespace() as name:
         yield name
-    finally:
-        any_kubectl.run("delete", "namespace", name, "--wait=false", check=False)

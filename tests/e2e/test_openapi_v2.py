@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,12 +55,8 @@ def old_kubectl(request: pytest.FixtureRequest, apiserver: APIServerProcess, tmp
 
 @pytest.fixture
 def old_namespace(old_kubectl: Kubectl) -> Iterator[str]:
-    name = f"v2-{uuid.uuid4().hex[:10]}"
-    old_kubectl("create", "namespace", name)
-    try:
+    with old_kubectl.temp_namespace("v2") as name:
         yield name
-    finally:
-        old_kubectl.run("delete", "namespace", name, "--wait=false", check=False)
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
