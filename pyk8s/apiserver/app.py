@@ -27,7 +27,7 @@ from pyk8s.apiserver.endpoints.subresources import SubresourceHandler
 from pyk8s.apiserver.endpoints.writes import WriteHandler
 from pyk8s.apiserver.negotiation import decode_body, parse_accept
 from pyk8s.apiserver.registry.batch import JobStrategy
-from pyk8s.apiserver.registry.core import NamespaceStrategy, PodStrategy, ServiceStrategy
+from pyk8s.apiserver.registry.core import NamespaceStrategy, NodeStrategy, PodStrategy, ServiceStrategy
 from pyk8s.apiserver.registry.registry import Registry
 from pyk8s.apiserver.registry.strategy import RequestContext, UserInfo
 from pyk8s.apiserver.request import RequestInfo, parse_path
@@ -54,6 +54,7 @@ class APIServer:
         self.registry = Registry(store, table, strategies={
             ("", "pods"): PodStrategy,
             ("", "namespaces"): NamespaceStrategy,
+            ("", "nodes"): NodeStrategy,
             ("", "services"): lambda r: self.services,
             ("batch", "jobs"): JobStrategy,
         }, converters=CONVERTERS)

@@ -125,6 +125,18 @@ def test_status_subresource_splits_spec_and_status(api: AdminHTTP, ns: str) -> N
     assert ok(api.request("GET", f"{base}/st"))["status"]["replicas"] == 7
 
 
+def test_node_keeps_status_given_on_create(api: AdminHTTP) -> None:
+    name = f"n-{uuid.uuid4().hex[:8]}"
+    status = {"capacity": {"cpu": "4", "pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}
+    created = ok(api.request("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
+                                                       "metadata": {"name": name}, "status": status}), 201)
+    try:
+        assert created["status"]["capacity"] == status["capacity"]
+        assert created["status"]["conditions"][0]["type"] == "Ready"
+    finally:
+        api.request("DELETE", f"/api/v1/nodes/{name}")
+
+
 # ---------------------------------------------------------------- scale subresource
 def test_scale_subresource_get_put_patch(api: AdminHTTP, ns: str) -> None:
     base = f"/apis/apps/v1/namespaces/{ns}/deployments"

@@ -65,6 +65,14 @@ class PodStrategy(Strategy):
         return 1 if requested < 0 else requested  # upstream turns a negative period into 1 s
 
 
+class NodeStrategy(Strategy):
+    """Nodes may set their status on create (upstream: "Nodes allow *all* fields, including status")."""
+
+    def initial_status(self, obj: Obj) -> Any:
+        status = obj.get("status")
+        return status if isinstance(status, dict) else {}
+
+
 class NamespaceStrategy(Strategy):
     def prepare_for_create(self, obj: Obj, ctx: RequestContext) -> None:
         super().prepare_for_create(obj, ctx)
