@@ -207,6 +207,8 @@ class APIServer:
         if m == "POST":
             if sub == "binding" and r.plural == "pods":
                 return await self.subresources.bind(request, info, ctx)
+            if sub == "eviction" and r.plural == "pods":
+                return await self.subresources.evict(request, info, ctx)
             if not sub and not info.name:
                 if r.plural == "bindings":
                     return await self.subresources.bind(request, info, ctx)

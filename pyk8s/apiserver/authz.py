@@ -1,6 +1,7 @@
 """Authorization until RBAC is enforced: what upstream's RBAC allows with only its default bindings.
 
-system:masters may do everything (upstream's superuser group). Every other authenticated user gets what
+system:masters may do everything (upstream's superuser group), and so may the control-plane components
+and nodes (upstream's bootstrap roles give them wide access; narrowing them is RBAC's job). Every other authenticated user gets what
 the default cluster roles give system:authenticated: discovery, /version, OpenAPI and health
 (system:discovery, system:public-info-viewer), and creating the self-reviews (system:basic-user) —
 nothing else, with upstream's 403 message. RBAC objects are stored already; enforcing them comes later.
@@ -14,6 +15,10 @@ from pyk8s.api import errors
 from pyk8s.apiserver.registry.strategy import UserInfo
 
 SUPERUSER_GROUP = "system:masters"
+# The control-plane components and nodes. Upstream's bootstrap RBAC roles (system:kube-controller-manager,
+# system:kube-scheduler, system:node) grant them broad access; until RBAC is enforced they get it all.
+COMPONENT_USERS = frozenset({"system:kube-controller-manager", "system:kube-scheduler", "system:kube-proxy"})
+NODES_GROUP = "system:nodes"
 _SELF_REVIEWS = frozenset({
     ("authorization.k8s.io", "selfsubjectaccessreviews"),
     ("authorization.k8s.io", "selfsubjectrulesreviews"),
@@ -33,7 +38,7 @@ class ResourceAttributes:
 
 def allowed(user: UserInfo, attrs: ResourceAttributes | None, path: str = "", verb: str = "get") -> bool:
     """Whether `user` may do `attrs` (a resource request) or `verb` on the non-resource `path`."""
-    if SUPERUSER_GROUP in user.groups:
+    if SUPERUSER_GROUP in user.groups or user.name in COMPONENT_USERS or NODES_GROUP in user.groups:
         return True
     if attrs is None:
         if verb != "get":

@@ -86,6 +86,10 @@ def _gr(r: Resource) -> _GroupResource:
     return (r.group, r.plural)
 
 
+# Upstream resets only spec and labels on these workloads' status writes, so annotations may change there.
+_ANNOTATIONS_VIA_STATUS = frozenset({"deployments", "replicasets", "daemonsets", "statefulsets"})
+
+
 def _status_success(r: Resource, name: str, uid: str) -> Obj:
     details: Obj = {"name": name, "kind": r.plural, "uid": uid}
     if r.group:
@@ -492,6 +496,12 @@ class FakeClient:
                 new["status"] = meta.copy(incoming["status"])
             else:
                 new.pop("status", None)
+            if r.group == "apps" and r.plural in _ANNOTATIONS_VIA_STATUS:  # as the real apiserver
+                annotations = (incoming.get("metadata") or {}).get("annotations")
+                if annotations:
+                    new["metadata"]["annotations"] = meta.copy(annotations)
+                else:
+                    new["metadata"].pop("annotations", None)
         elif subresource == "finalize":
             self._require_subresource(r, "finalize")
             new = meta.copy(current)

@@ -125,6 +125,18 @@ def test_status_subresource_splits_spec_and_status(api: AdminHTTP, ns: str) -> N
     assert ok(api.request("GET", f"{base}/st"))["status"]["replicas"] == 7
 
 
+def test_workload_status_write_may_set_annotations_but_not_labels(api: AdminHTTP, ns: str) -> None:
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    ok(api.request("POST", base, deployment("ann")), 201)
+    body = ok(api.request("GET", f"{base}/ann/status"))
+    body["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "1"}
+    body["metadata"]["labels"] = {"sneaky": "yes"}
+    body["status"] = {"observedGeneration": 1}
+    after = ok(api.request("PUT", f"{base}/ann/status", body))
+    assert after["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "1"}
+    assert "sneaky" not in (after["metadata"].get("labels") or {})
+
+
 def test_node_keeps_status_given_on_create(api: AdminHTTP) -> None:
     name = f"n-{uuid.uuid4().hex[:8]}"
     status = {"capacity": {"cpu": "4", "pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}

@@ -21,6 +21,7 @@ GENERATION_KINDS = frozenset(
         ("apps", "deployments"), ("apps", "replicasets"), ("apps", "daemonsets"), ("apps", "statefulsets"),
         ("batch", "jobs"), ("batch", "cronjobs"), ("", "replicationcontrollers"),
         ("autoscaling", "horizontalpodautoscalers"), ("policy", "poddisruptionbudgets"),
+        ("discovery.k8s.io", "endpointslices"),
     }
 )
 # Kinds whose annotation changes bump generation too (a Deployment's annotations are copied to its ReplicaSets).
@@ -44,6 +45,9 @@ class RequestContext:
     warnings: list[str] = field(default_factory=list)
     # Allocations (node ports) an update attempt made; given back if it does not commit.
     reserved: list[Any] = field(default_factory=list)
+
+
+_ANNOTATIONS_VIA_STATUS = frozenset({"deployments", "replicasets", "daemonsets", "statefulsets"})
 
 
 class Strategy:
@@ -89,14 +93,24 @@ class Strategy:
 
     # ---- update of the status subresource ----
     def prepare_for_status_update(self, new: Obj, old: Obj, ctx: RequestContext) -> None:
-        """Only status may change; everything else comes from the stored object."""
+        """Only status may change; everything else comes from the stored object.
+
+        The apps workloads are older: upstream resets only their spec and labels on a status write, so
+        annotations written with status stick (the deployment controller sets its revision annotation so).
+        """
         status = new.get("status")
+        annotations = (new.get("metadata") or {}).get("annotations")
         new.clear()
         new.update(meta.copy(old))
         if status is None:
             new.pop("status", None)
         else:
             new["status"] = status
+        if self.resource.group == "apps" and self.resource.plural in _ANNOTATIONS_VIA_STATUS:
+            if annotations:
+                meta.meta(new)["annotations"] = annotations
+            else:
+                meta.meta(new).pop("annotations", None)
 
     # ---- side effects around the store write (allocations) ----
     async def before_create(self, obj: Obj, ctx: RequestContext) -> None:

@@ -1,0 +1,1 @@
+"""The controller manager's controllers: one folder each, sharing only controllers.framework."""
