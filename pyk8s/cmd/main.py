@@ -76,9 +76,177 @@ def apiserver(**kwargs) -> None:  # type: ignore[no-untyped-def]
 @main.command()
 @_apiserver_options
 @click.option("--disable-agent", is_flag=True, help="Run no node components on this machine.")
-def server(disable_agent: bool, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    """Run the control plane (today: the API server; controllers and scheduler come next)."""
-    _run_apiserver(**kwargs)
+@click.option("--cluster-cidr", default="10.244.0.0/16", show_default=True, help="Pod network; nodes get /24s of it.")
+@click.option("--kube-controller-manager-arg", "cm_args", multiple=True, metavar="FLAG=VALUE",
+              help="Extra flag for the controller-manager (repeatable), e.g. node-monitor-grace-period=10s.")
+@click.option("--kube-scheduler-arg", "scheduler_args", multiple=True, metavar="FLAG=VALUE",
+              help="Extra flag for the scheduler (repeatable).")
+def server(disable_agent: bool, cluster_cidr: str, cm_args: tuple[str, ...], scheduler_args: tuple[str, ...],
+           **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Run the control plane: apiserver, controller-manager and scheduler as supervised processes."""
+    from pathlib import Path
+
+    from pyk8s.cmd.supervisor import ServerConfig, run_server
+
+    logs.setup(kwargs["verbosity"], "server")
+    ipaddress_check(cluster_cidr, "--cluster-cidr")
+    apiserver_args = ["--data-dir", kwargs["data_dir"], "--bind-address", kwargs["bind_address"],
+                      "--service-cluster-ip-range", kwargs["service_cluster_ip_range"],
+                      "--service-node-port-range", kwargs["service_node_port_range"],
+                      "--etcd-compaction-interval", kwargs["compaction_interval"], "-v", str(kwargs["verbosity"])]
+    for flag in ("advertise_address", "datastore_endpoint", "token_auth_file"):
+        if kwargs[flag]:
+            apiserver_args += ["--" + flag.replace("_", "-"), str(kwargs[flag])]
+    verbosity = ["-v", str(kwargs["verbosity"])]
+    cfg = ServerConfig(
+        data_dir=Path(kwargs["data_dir"]), apiserver_args=apiserver_args, secure_port=kwargs["secure_port"],
+        controller_manager_args=["--secure-port", "0", "--allocate-node-cidrs=true", "--cluster-cidr", cluster_cidr,
+                                 *verbosity, *_extra_args(cm_args)],
+        # Upstream's 50 QPS would cap binding at ~50 pods/s; the all-in-one scheduler talks to a local apiserver.
+        scheduler_args=["--secure-port", "0", "--kube-api-qps", "1000", "--kube-api-burst", "2000", *verbosity,
+                        *_extra_args(scheduler_args)],
+    )
+    run(run_server(cfg))
+
+
+def ipaddress_check(cidr: str, flag: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(cidr)
+    except ValueError as e:
+        raise click.BadParameter(f"{flag}: {e}") from None
+
+
+def _extra_args(items: tuple[str, ...]) -> list[str]:
+    """k3s-style FLAG=VALUE items to `--FLAG=VALUE` arguments."""
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: want FLAG=VALUE")
+        out.append("--" + item.lstrip("-"))
+    return out
+
+
+def _leader_election_options(f):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--kubeconfig", required=True, type=click.Path(dir_okay=False, exists=True)),
+        click.option("--leader-elect", type=click.BOOL, default=True, show_default=True),
+        click.option("--leader-elect-lease-duration", default="15s", show_default=True),
+        click.option("--leader-elect-renew-deadline", default="10s", show_default=True),
+        click.option("--leader-elect-retry-period", default="2s", show_default=True),
+        click.option("--bind-address", default="127.0.0.1", show_default=True, help="Address for healthz/metrics."),
+        click.option("-v", "--v", "verbosity", default=0, type=int, help="Log verbosity (klog levels)."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+@main.command("controller-manager")
+@_leader_election_options
+@click.option("--secure-port", default=10257, show_default=True, type=click.IntRange(0, 65535),
+              help="healthz/metrics port (0: any free port).")
+@click.option("--controllers", default="*", show_default=True, help="Comma-separated; '*' all, 'foo', '-foo'.")
+@click.option("--allocate-node-cidrs", type=click.BOOL, default=False, show_default=True)
+@click.option("--cluster-cidr", default="10.244.0.0/16", show_default=True)
+@click.option("--node-cidr-mask-size", default=24, show_default=True, type=click.IntRange(1, 32))
+@click.option("--node-monitor-period", default="5s", show_default=True)
+@click.option("--node-monitor-grace-period", default="50s", show_default=True)
+@click.option("--node-startup-grace-period", default="1m0s", show_default=True)
+@click.option("--terminated-pod-gc-threshold", default=12500, show_default=True, type=int)
+def controller_manager(kubeconfig: str, leader_elect: bool, leader_elect_lease_duration: str,
+                       leader_elect_renew_deadline: str, leader_elect_retry_period: str, bind_address: str,
+                       verbosity: int, secure_port: int, controllers: str, allocate_node_cidrs: bool,
+                       cluster_cidr: str, node_cidr_mask_size: int, node_monitor_period: str,
+                       node_monitor_grace_period: str, node_startup_grace_period: str,
+                       terminated_pod_gc_threshold: int) -> None:
+    """Run the controller manager (Deployment, ReplicaSet, ..., garbage collector, node lifecycle)."""
+    from pyk8s.controllers.app import ControllerManagerConfig, run_controller_manager
+    from pyk8s.controllers.framework import ControllerOptions
+    from pyk8s.controllers.manager import UnknownControllerError, known_descriptors, select
+
+    logs.setup(verbosity, "controller-manager")
+    ipaddress_check(cluster_cidr, "--cluster-cidr")
+    names = controllers.split(",")
+    try:
+        select(known_descriptors(), names)
+    except UnknownControllerError as e:
+        raise click.BadParameter(str(e), param_hint="--controllers") from None
+    options = ControllerOptions(
+        node_monitor_period=_duration_seconds(node_monitor_period, "--node-monitor-period"),
+        node_monitor_grace_period=_duration_seconds(node_monitor_grace_period, "--node-monitor-grace-period"),
+        node_startup_grace_period=_duration_seconds(node_startup_grace_period, "--node-startup-grace-period"),
+        cluster_cidr=cluster_cidr, node_cidr_mask_size=node_cidr_mask_size, allocate_node_cidrs=allocate_node_cidrs,
+        terminated_pod_gc_threshold=terminated_pod_gc_threshold,
+    )
+    cfg = ControllerManagerConfig(
+        kubeconfig=kubeconfig, controllers=names, leader_elect=leader_elect,
+        lease_duration=_duration_seconds(leader_elect_lease_duration, "--leader-elect-lease-duration"),
+        renew_deadline=_duration_seconds(leader_elect_renew_deadline, "--leader-elect-renew-deadline"),
+        retry_period=_duration_seconds(leader_elect_retry_period, "--leader-elect-retry-period"),
+        bind_address=bind_address, secure_port=secure_port, options=options)
+    run(run_controller_manager(cfg))
+
+
+@main.command()
+@_leader_election_options
+@click.option("--secure-port", default=10259, show_default=True, type=click.IntRange(0, 65535),
+              help="healthz/metrics port (0: any free port).")
+@click.option("--kube-api-qps", default=50.0, show_default=True, type=float, help="Requests/s to the apiserver.")
+@click.option("--kube-api-burst", default=100, show_default=True, type=int)
+@click.option("--percentage-of-nodes-to-score", default=None, type=click.IntRange(0, 100),
+              help="Default: adaptive, as upstream (50% minus nodes/125, at least 5%).")
+def scheduler(kubeconfig: str, leader_elect: bool, leader_elect_lease_duration: str, leader_elect_renew_deadline: str,
+              leader_elect_retry_period: str, bind_address: str, verbosity: int, secure_port: int,
+              kube_api_qps: float, kube_api_burst: int, percentage_of_nodes_to_score: int | None) -> None:
+    """Run the scheduler (assigns pods to nodes through pods/binding)."""
+    from pyk8s.base.health import HealthServer
+    from pyk8s.scheduler.scheduler import main as scheduler_main
+
+    logs.setup(verbosity, "scheduler")
+
+    async def serve() -> None:
+        health = HealthServer()
+        if secure_port:
+            port = await health.start(bind_address, secure_port)
+            print(f"scheduler: serving healthz on {bind_address}:{port}", flush=True)
+        try:
+            await scheduler_main(
+                kubeconfig, leader_elect=leader_elect, kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst,
+                percentage_of_nodes_to_score=percentage_of_nodes_to_score,
+                leader_elect_lease_duration=_duration_seconds(leader_elect_lease_duration,
+                                                              "--leader-elect-lease-duration"),
+                leader_elect_renew_deadline=_duration_seconds(leader_elect_renew_deadline,
+                                                              "--leader-elect-renew-deadline"),
+                leader_elect_retry_period=_duration_seconds(leader_elect_retry_period, "--leader-elect-retry-period"))
+        finally:
+            await health.stop()
+
+    run(serve())
+
+
+@main.command("hollow-nodes")
+@click.option("--kubeconfig", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--count", required=True, type=click.IntRange(1, 100000), help="How many simulated nodes.")
+@click.option("--name-prefix", default="hollow-node-", show_default=True)
+@click.option("--node-lease-duration-seconds", default=40, show_default=True, type=click.IntRange(1))
+@click.option("--heartbeat-interval", default="10s", show_default=True, help="Lease renewal period.")
+@click.option("--node-status-update-frequency", default="1m0s", show_default=True)
+@click.option("--pod-run-time", default="1s", show_default=True,
+              help="How long a restartPolicy Never/OnFailure pod runs before it completes.")
+@click.option("-v", "--v", "verbosity", default=0, type=int, help="Log verbosity (klog levels).")
+def hollow_nodes(kubeconfig: str, count: int, name_prefix: str, node_lease_duration_seconds: int,
+                 heartbeat_interval: str, node_status_update_frequency: str, pod_run_time: str, verbosity: int) -> None:
+    """Run COUNT simulated nodes (kubemark/kwok style) in one process."""
+    from pyk8s.kubelet.hollow import main as hollow_main
+
+    logs.setup(verbosity, "hollow-nodes")
+    run(hollow_main(kubeconfig, count, name_prefix, lease_duration=node_lease_duration_seconds,
+                    heartbeat_interval=_duration_seconds(heartbeat_interval, "--heartbeat-interval"),
+                    status_update_frequency=_duration_seconds(node_status_update_frequency,
+                                                              "--node-status-update-frequency"),
+                    pod_run_seconds=_duration_seconds(pod_run_time, "--pod-run-time")))
 
 
 def _register() -> None:
