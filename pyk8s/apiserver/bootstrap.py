@@ -1,7 +1,8 @@
 """What a fresh apiserver makes sure exists before it reports ready (upstream's post-start hooks).
 
-The four system namespaces, the `kubernetes` Service at the first service-CIDR address with its
-Endpoints/EndpointSlice pointing at this apiserver, and allocator state repaired from stored Services.
+The four system namespaces, the two system PriorityClasses, the `kubernetes` Service at the first
+service-CIDR address with its Endpoints/EndpointSlice pointing at this apiserver, and allocator state
+repaired from stored Services.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from typing import Any
 
 from pyk8s.api import errors, meta
+from pyk8s.api.validation.scheduling import SYSTEM_PRIORITY_CLASSES
 from pyk8s.apiserver.admission import SYSTEM_NAMESPACES
 from pyk8s.apiserver.app import APIServer
 from pyk8s.apiserver.registry.strategy import RequestContext, UserInfo
@@ -18,6 +20,12 @@ from pyk8s.apiserver.registry.strategy import RequestContext, UserInfo
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 SYSTEM_USER = UserInfo(name="system:apiserver", groups=["system:masters"])
+# Upstream's scheduling/bootstrap-system-priority-classes post-start hook creates these when missing.
+SYSTEM_PRIORITY_CLASS_DESCRIPTIONS = {
+    "system-node-critical": "Used for system critical pods that must not be moved from their current node.",
+    "system-cluster-critical": "Used for system critical pods that must run in the cluster, but can be moved to "
+                               "another node if necessary.",
+}
 
 
 def _ctx(manager: str = "kube-apiserver") -> RequestContext:
@@ -48,6 +56,11 @@ async def bootstrap(server: APIServer) -> None:
     await repair_allocators(server)
     for name in SYSTEM_NAMESPACES:
         await _ensure(server, "", "v1", "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    for name, description in SYSTEM_PRIORITY_CLASS_DESCRIPTIONS.items():
+        await _ensure(server, "scheduling.k8s.io", "v1", "priorityclasses", {
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+            "value": SYSTEM_PRIORITY_CLASSES[name], "description": description,
+        })
     port = server.secure_port
     service = await _ensure(server, "", "v1", "services", {
         "apiVersion": "v1", "kind": "Service",

@@ -1,7 +1,8 @@
 """The /healthz, /livez, /readyz and /metrics endpoints every component serves (aiohttp, loopback by default).
 
-Upstream components serve these on their --secure-port (10257 controller-manager, 10259 scheduler).
-Port 0 picks a free port; the component prints where it listens.
+Upstream components serve these on their --secure-port (10257 controller-manager, 10259 scheduler);
+port 0 turns serving off, as upstream. The component prints where it listens, and a taken port ends it
+with a one-line error.
 """
 
 from __future__ import annotations
@@ -54,3 +55,16 @@ class HealthServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+async def start_health_server(component: str, host: str, port: int,
+                              ready: Callable[[], bool] = lambda: True) -> HealthServer:
+    """Serve health and metrics for `component` on host:port (0: not at all); SystemExit with one line if taken."""
+    server = HealthServer(ready)
+    if port:
+        try:
+            await server.start(host, port)
+        except OSError as e:
+            raise SystemExit(f"{component}: cannot listen on {host}:{port}: {e.strerror or e}") from None
+        print(f"{component}: serving healthz and metrics on http://{host}:{server.port}", flush=True)
+    return server

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any
+
 import click
 
 from pyk8s.base import logs
@@ -86,7 +89,7 @@ def server(disable_agent: bool, cluster_cidr: str, cm_args: tuple[str, ...], sch
     """Run the control plane: apiserver, controller-manager and scheduler as supervised processes."""
     from pathlib import Path
 
-    from pyk8s.cmd.supervisor import ServerConfig, run_server
+    from pyk8s.cmd.supervisor import ServerConfig, free_local_port, run_server
 
     logs.setup(kwargs["verbosity"], "server")
     ipaddress_check(cluster_cidr, "--cluster-cidr")
@@ -100,10 +103,10 @@ def server(disable_agent: bool, cluster_cidr: str, cm_args: tuple[str, ...], sch
     verbosity = ["-v", str(kwargs["verbosity"])]
     cfg = ServerConfig(
         data_dir=Path(kwargs["data_dir"]), apiserver_args=apiserver_args, secure_port=kwargs["secure_port"],
-        controller_manager_args=["--secure-port", "0", "--allocate-node-cidrs=true", "--cluster-cidr", cluster_cidr,
+        controller_manager_args=["--secure-port", str(free_local_port()), "--allocate-node-cidrs=true", "--cluster-cidr", cluster_cidr,
                                  *verbosity, *_extra_args(cm_args)],
         # Upstream's 50 QPS would cap binding at ~50 pods/s; the all-in-one scheduler talks to a local apiserver.
-        scheduler_args=["--secure-port", "0", "--kube-api-qps", "1000", "--kube-api-burst", "2000", *verbosity,
+        scheduler_args=["--secure-port", str(free_local_port()), "--kube-api-qps", "1000", "--kube-api-burst", "2000", *verbosity,
                         *_extra_args(scheduler_args)],
     )
     run(run_server(cfg))
@@ -128,6 +131,41 @@ def _extra_args(items: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _run_component(name: str, main_coro: Coroutine[Any, Any, None]) -> None:
+    """Run a component; a bad kubeconfig or a lost lease ends it with one line and a non-zero exit (as upstream,
+    a component that loses its lease exits and is restarted)."""
+    from pyk8s.client.leaderelection import LeadershipLost
+    from pyk8s.pki.kubeconfig import KubeconfigError
+
+    try:
+        run(main_coro)
+    except KubeconfigError as e:
+        raise click.ClickException(f"{name}: invalid kubeconfig: {e}") from None
+    except LeadershipLost as e:
+        raise click.ClickException(f"{name}: leaderelection lost: {e}") from None
+
+
+def _leader_election_durations(lease: str, renew: str, retry: str) -> tuple[float, float, float]:
+    """The three leader-election durations, checked as client-go's NewLeaderElector checks them."""
+    lease_s = _duration_seconds(lease, "--leader-elect-lease-duration")
+    renew_s = _duration_seconds(renew, "--leader-elect-renew-deadline")
+    retry_s = _duration_seconds(retry, "--leader-elect-retry-period")
+    if lease_s <= renew_s:
+        raise click.BadParameter("leaseDuration must be greater than renewDeadline")
+    if renew_s <= retry_s * 1.2:
+        raise click.BadParameter("renewDeadline must be greater than retryPeriod*JitterFactor")
+    if retry_s <= 0:
+        raise click.BadParameter("retryPeriod must be greater than zero")
+    return lease_s, renew_s, retry_s
+
+
+def _positive_seconds(text: str, flag: str) -> float:
+    seconds = _duration_seconds(text, flag)
+    if seconds <= 0:
+        raise click.BadParameter(f"{flag}: must be greater than zero")
+    return seconds
+
+
 def _leader_election_options(f):  # type: ignore[no-untyped-def]
     options = [
         click.option("--kubeconfig", required=True, type=click.Path(dir_okay=False, exists=True)),
@@ -146,7 +184,7 @@ def _leader_election_options(f):  # type: ignore[no-untyped-def]
 @main.command("controller-manager")
 @_leader_election_options
 @click.option("--secure-port", default=10257, show_default=True, type=click.IntRange(0, 65535),
-              help="healthz/metrics port (0: any free port).")
+              help="healthz/metrics port (0: off).")
 @click.option("--controllers", default="*", show_default=True, help="Comma-separated; '*' all, 'foo', '-foo'.")
 @click.option("--allocate-node-cidrs", type=click.BOOL, default=False, show_default=True)
 @click.option("--cluster-cidr", default="10.244.0.0/16", show_default=True)
@@ -167,6 +205,8 @@ def controller_manager(kubeconfig: str, leader_elect: bool, leader_elect_lease_d
     from pyk8s.controllers.manager import UnknownControllerError, known_descriptors, select
 
     logs.setup(verbosity, "controller-manager")
+    lease, renew, retry = _leader_election_durations(leader_elect_lease_duration, leader_elect_renew_deadline,
+                                                     leader_elect_retry_period)
     ipaddress_check(cluster_cidr, "--cluster-cidr")
     names = controllers.split(",")
     try:
@@ -182,17 +222,15 @@ def controller_manager(kubeconfig: str, leader_elect: bool, leader_elect_lease_d
     )
     cfg = ControllerManagerConfig(
         kubeconfig=kubeconfig, controllers=names, leader_elect=leader_elect,
-        lease_duration=_duration_seconds(leader_elect_lease_duration, "--leader-elect-lease-duration"),
-        renew_deadline=_duration_seconds(leader_elect_renew_deadline, "--leader-elect-renew-deadline"),
-        retry_period=_duration_seconds(leader_elect_retry_period, "--leader-elect-retry-period"),
+        lease_duration=lease, renew_deadline=renew, retry_period=retry,
         bind_address=bind_address, secure_port=secure_port, options=options)
-    run(run_controller_manager(cfg))
+    _run_component("controller-manager", run_controller_manager(cfg))
 
 
 @main.command()
 @_leader_election_options
 @click.option("--secure-port", default=10259, show_default=True, type=click.IntRange(0, 65535),
-              help="healthz/metrics port (0: any free port).")
+              help="healthz/metrics port (0: off).")
 @click.option("--kube-api-qps", default=50.0, show_default=True, type=float, help="Requests/s to the apiserver.")
 @click.option("--kube-api-burst", default=100, show_default=True, type=int)
 @click.option("--percentage-of-nodes-to-score", default=None, type=click.IntRange(0, 100),
@@ -201,34 +239,30 @@ def scheduler(kubeconfig: str, leader_elect: bool, leader_elect_lease_duration: 
               leader_elect_retry_period: str, bind_address: str, verbosity: int, secure_port: int,
               kube_api_qps: float, kube_api_burst: int, percentage_of_nodes_to_score: int | None) -> None:
     """Run the scheduler (assigns pods to nodes through pods/binding)."""
-    from pyk8s.base.health import HealthServer
+    from pyk8s.base.health import start_health_server
     from pyk8s.scheduler.scheduler import main as scheduler_main
 
     logs.setup(verbosity, "scheduler")
+    lease, renew, retry = _leader_election_durations(leader_elect_lease_duration, leader_elect_renew_deadline,
+                                                     leader_elect_retry_period)
 
     async def serve() -> None:
-        health = HealthServer()
-        if secure_port:
-            port = await health.start(bind_address, secure_port)
-            print(f"scheduler: serving healthz on {bind_address}:{port}", flush=True)
+        health = await start_health_server("scheduler", bind_address, secure_port)
         try:
             await scheduler_main(
                 kubeconfig, leader_elect=leader_elect, kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst,
                 percentage_of_nodes_to_score=percentage_of_nodes_to_score,
-                leader_elect_lease_duration=_duration_seconds(leader_elect_lease_duration,
-                                                              "--leader-elect-lease-duration"),
-                leader_elect_renew_deadline=_duration_seconds(leader_elect_renew_deadline,
-                                                              "--leader-elect-renew-deadline"),
-                leader_elect_retry_period=_duration_seconds(leader_elect_retry_period, "--leader-elect-retry-period"))
+                leader_elect_lease_duration=lease, leader_elect_renew_deadline=renew, leader_elect_retry_period=retry)
         finally:
             await health.stop()
 
-    run(serve())
+    _run_component("scheduler", serve())
 
 
 @main.command("hollow-nodes")
 @click.option("--kubeconfig", required=True, type=click.Path(dir_okay=False, exists=True))
-@click.option("--count", required=True, type=click.IntRange(1, 100000), help="How many simulated nodes.")
+@click.option("--count", required=True, type=click.IntRange(1, 65000),
+              help="How many simulated nodes (their made-up addresses come from one /16).")
 @click.option("--name-prefix", default="hollow-node-", show_default=True)
 @click.option("--node-lease-duration-seconds", default=40, show_default=True, type=click.IntRange(1))
 @click.option("--heartbeat-interval", default="10s", show_default=True, help="Lease renewal period.")
@@ -242,9 +276,9 @@ def hollow_nodes(kubeconfig: str, count: int, name_prefix: str, node_lease_durat
     from pyk8s.kubelet.hollow import main as hollow_main
 
     logs.setup(verbosity, "hollow-nodes")
-    run(hollow_main(kubeconfig, count, name_prefix, lease_duration=node_lease_duration_seconds,
-                    heartbeat_interval=_duration_seconds(heartbeat_interval, "--heartbeat-interval"),
-                    status_update_frequency=_duration_seconds(node_status_update_frequency,
+    _run_component("hollow-nodes", hollow_main(kubeconfig, count, name_prefix, lease_duration=node_lease_duration_seconds,
+                    heartbeat_interval=_positive_seconds(heartbeat_interval, "--heartbeat-interval"),
+                    status_update_frequency=_positive_seconds(node_status_update_frequency,
                                                               "--node-status-update-frequency"),
                     pod_run_seconds=_duration_seconds(pod_run_time, "--pod-run-time")))
 

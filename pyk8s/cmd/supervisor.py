@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import logging
 import re
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,8 @@ log = logging.getLogger("pyk8s.server")
 
 LISTEN_RE = re.compile(rb"listening on https://([\d.]+):(\d+)")
 STOP_TIMEOUT = 10.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+USAGE_EXIT_CODE = 2  # click's exit code for bad flags: restarting cannot help
 
 
 @dataclass
@@ -41,17 +46,24 @@ class Child:
         pipe = asyncio.subprocess.PIPE if self.on_line else None
         merged = asyncio.subprocess.STDOUT if self.on_line else None  # the listen line is on stderr
         self.proc = await asyncio.create_subprocess_exec(*self.argv(), stdout=pipe, stderr=merged,
-                                                         stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+                                                         stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+                                                         preexec_fn=_die_with_parent)
         if self.on_line is not None:
             self._pump = asyncio.create_task(self._forward())
         print(f"pyk8s server: started {self.name} (pid {self.proc.pid})", flush=True)
 
     async def _forward(self) -> None:
+        """Copy the child's output to ours and show each line to `on_line`. Reads chunks, not lines, so an
+        overlong line can never stop the draining (a full pipe would block the child's logging)."""
         assert self.proc is not None and self.proc.stdout is not None and self.on_line is not None
-        while line := await self.proc.stdout.readline():
-            sys.stdout.buffer.write(line)
+        pending = b""
+        while chunk := await self.proc.stdout.read(65536):
+            sys.stdout.buffer.write(chunk)
             sys.stdout.flush()
-            self.on_line(line)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()[-4096:]
+            for line in lines:
+                self.on_line(line)
 
     async def stop(self) -> None:
         p = self.proc
@@ -68,6 +80,19 @@ class Child:
         if self._pump is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pump, 2)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM us if the supervisor dies (even by SIGKILL), so nothing is orphaned."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_local_port() -> int:
+    """A port free on 127.0.0.1 now (components' health ports; several clusters may share a machine)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _python_argv(*args: str) -> list[str]:
@@ -112,8 +137,8 @@ async def run_server(cfg: ServerConfig) -> None:
         for component in cfg.components:
             file_name, cn, extra = identities[component]
             kubeconfig = ensure_component_identity(cfg.data_dir, file_name, cn, (), server_url=url)
-            children.append(Child(component, lambda c=component, k=kubeconfig, e=extra: _python_argv(
-                c, "--kubeconfig", str(k), *e)))
+            children.append(Child(component, functools.partial(
+                _python_argv, component, "--kubeconfig", str(kubeconfig), *extra)))
         for child in children[1:]:
             await child.start()
         print(f"pyk8s server: control plane running (apiserver {url})", flush=True)
@@ -121,8 +146,23 @@ async def run_server(cfg: ServerConfig) -> None:
             for child in children:
                 tg.create_task(_supervise(child, listening))
     finally:
-        for child in reversed(children):
-            await child.stop()
+        await _stop_all(children)
+
+
+async def _stop_all(children: list[Child]) -> None:
+    """Stop the components, then the apiserver (so they can still release their leases), even when another
+    SIGTERM arrives meanwhile: that must not leave orphans behind."""
+
+    async def in_order() -> None:
+        await asyncio.gather(*(c.stop() for c in children if c.name != "apiserver"), return_exceptions=True)
+        await asyncio.gather(*(c.stop() for c in children if c.name == "apiserver"), return_exceptions=True)
+
+    stopping = asyncio.ensure_future(in_order())
+    while not stopping.done():
+        try:
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            continue
 
 
 async def _wait_listening(apiserver: Child, listening: asyncio.Event, timeout: float) -> None:
@@ -144,6 +184,8 @@ async def _supervise(child: Child, listening: asyncio.Event) -> None:
         assert child.proc is not None
         started = loop.time()
         code = await child.proc.wait()
+        if code == USAGE_EXIT_CODE:
+            raise SystemExit(f"pyk8s server: {child.name} refused its flags (see its error above)")
         if loop.time() - started > 60:
             backoff = 1.0
         print(f"pyk8s server: {child.name} exited with {code}; restarting in {backoff:.0f}s", flush=True)
@@ -153,15 +195,3 @@ async def _supervise(child: Child, listening: asyncio.Event) -> None:
         if child.name == "apiserver":
             listening.clear()
         await child.start()
-
-
-def apiserver_flag_args(**flags: object) -> list[str]:
-    """Click-style keyword flags back to argv (None and False dropped, True as a bare flag)."""
-    out: list[str] = []
-    for key, value in flags.items():
-        if value is None or value is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        out += [flag] if value is True else [flag, str(value)]
-    return out
-

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyk8s.base.health import HealthServer
+from pyk8s.base.health import start_health_server
 from pyk8s.controllers.framework import ControllerContext, ControllerOptions
 from pyk8s.controllers.manager import known_descriptors, run_controllers, select
 
@@ -50,13 +50,10 @@ async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     host = socket.gethostname()
     factory = SharedInformerFactory(client)
     ctx = ControllerContext(client=client, informers=factory,
-                            recorder=lambda component: EventRecorder(client, component, host=host),
+                            # upstream's controller recorders name only their component (no host)
+                            recorder=lambda component: EventRecorder(client, component),
                             options=cfg.options)
-    health = HealthServer()
-    if cfg.secure_port:
-        port = await health.start(cfg.bind_address, cfg.secure_port)
-        log.info("serving healthz and metrics on %s:%d", cfg.bind_address, port)
-        print(f"controller-manager: serving healthz on {cfg.bind_address}:{port}", flush=True)
+    health = await start_health_server("controller-manager", cfg.bind_address, cfg.secure_port)
     try:
         if cfg.leader_elect:
             elector = LeaderElector(client, LEASE_NAMESPACE, LEASE_NAME, f"{host}_{uuid.uuid4()}",

@@ -7,7 +7,9 @@ works in its own namespace. Waits poll with deadlines; the rollout test watches 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -21,7 +23,8 @@ from kubernetes import client, config, watch
 from tests.cluster_process import ClusterProcess
 from tests.conftest import Kubectl
 
-CM_ARGS = ["node-monitor-period=1s", "node-monitor-grace-period=4s", "node-startup-grace-period=10s"]
+CM_ARGS = ["node-monitor-period=1s", "node-monitor-grace-period=4s", "node-startup-grace-period=10s",
+           "leader-elect-lease-duration=4s", "leader-elect-renew-deadline=3s", "leader-elect-retry-period=1s"]
 
 
 @pytest.fixture(scope="module")
@@ -342,3 +345,19 @@ def test_node_that_stops_heartbeating_is_tainted_and_its_pods_replaced(kubectl: 
         wait_for(lambda: _ready_nodes(kubectl) >= 3, 40, "the node back to Ready", cluster)
     wait_for(lambda: not victim_pods & {p["metadata"]["name"] for p in pods(kubectl, ns)}, 40,
              "the evicted pods gone once their node is back", cluster)
+
+
+def test_crashed_components_are_restarted_and_resume(kubectl: Kubectl, ns: str, cluster: ClusterProcess) -> None:
+    """kill -9 of the controller-manager, then of the apiserver: the server restarts each, the components
+    reconnect (relist or resume their watches) and the cluster keeps reconciling."""
+    for component in ("controller-manager", "apiserver"):
+        old = cluster.component_pids()[component]
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda c=component, o=old: cluster.component_pids().get(c, o) != o, 30,
+                 f"{component} restarted", cluster)
+        wait_for(lambda: kubectl.run("get", "--raw", "/readyz", check=False).returncode == 0, 30, "apiserver ready",
+                 cluster)
+        name = f"after-{component}"
+        kubectl("create", "deployment", name, "--image=nginx", "-n", ns)
+        wait_for(lambda n=name: len(running(pods(kubectl, ns, f"app={n}"))) == 1, 60,
+                 f"a pod of {name} running", cluster)

@@ -20,7 +20,6 @@ DEFAULT_SCHEDULER: Final = "default-scheduler"
 DEFAULT_GRACE_PERIOD: Final = 30
 DEFAULT_FILE_MODE: Final = 0o644  # 420: secret, configMap, downwardAPI and projected volumes
 DEFAULT_CLIENT_IP_AFFINITY_SECONDS: Final = 10800
-SYSTEM_PRIORITIES: Final = {"system-node-critical": 2_000_001_000, "system-cluster-critical": 2_000_000_000}
 
 
 # ---------------------------------------------------------------- helpers shared by all groups
@@ -302,11 +301,6 @@ def pod(obj: Obj) -> None:
                 for port in dicts(ctr.get("ports")):
                     default_zero(port, "hostPort", port.get("containerPort"))
     pod_spec(spec)
-    # The Priority admission plugin (upstream runs it right after defaulting) resolves the class.
-    pcn = spec.get("priorityClassName") or ""
-    if not pcn or pcn in SYSTEM_PRIORITIES:
-        default(spec, "priority", SYSTEM_PRIORITIES.get(pcn, 0))
-        default(spec, "preemptionPolicy", "PreemptLowerPriority")
 
 
 def pod_template_object(obj: Obj) -> None:

@@ -173,6 +173,8 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
             data = b"".join(chunks)
             if data:
                 await resp.write(data)
+    except ConnectionResetError:  # the client went away: nothing to report, nobody to report it to
+        return resp
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

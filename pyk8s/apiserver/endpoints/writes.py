@@ -203,6 +203,7 @@ class WriteHandler:
                 result["obj"] = current
                 return None
             if subresource != "status":
+                await self.admission.on_update(sr, new, current)
                 await strategy.before_update(new, current, ctx)
             if not applied:
                 self._managed(sr, current, new, ctx, subresource)

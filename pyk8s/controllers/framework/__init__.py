@@ -90,9 +90,13 @@ class Controller:
             log.log(level, "%s: error syncing %r, requeuing: %s", self.name, key, e)
             self.queue.add_rate_limited(key)
         else:
-            self.queue.forget(key)
-            if result is not None and result.requeue_after is not None:
-                self.queue.add_after(key, result.requeue_after)
+            if result is not None and result.requeue_after is not None and result.requeue_after <= 0:
+                # "requeue now" computed as a difference of times: a rate-limited retry, never a tight loop
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.forget(key)
+                if result is not None and result.requeue_after is not None:
+                    self.queue.add_after(key, result.requeue_after)
         self.queue.done(key)
         return True
 

@@ -55,8 +55,6 @@ def test_pod_defaults_as_kubectl_run_sends_it() -> None:
             ],
             "enableServiceLinks": True,
             **POD_SPEC_DEFAULTS,
-            "priority": 0,
-            "preemptionPolicy": "PreemptLowerPriority",
         },
         "status": {},
     }
@@ -214,16 +212,13 @@ def test_host_network_pods_get_host_ports() -> None:
     assert pod["spec"]["containers"][0]["ports"][0]["hostPort"] == 9100
 
 
-@pytest.mark.parametrize(
-    ("class_name", "priority"),
-    [("", 0), ("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000), ("custom", None)],
-)
-def test_pod_priority_for_known_classes(class_name: str, priority: int | None) -> None:
+@pytest.mark.parametrize("class_name", ["", "system-node-critical", "custom"])
+def test_pod_defaulting_leaves_priority_to_the_priority_admission(class_name: str) -> None:
     spec: Obj = {"containers": [{"name": "c", "image": "x"}]}
     if class_name:
         spec["priorityClassName"] = class_name
     pod = defaulted("", "v1", "Pod", {"spec": spec})
-    assert pod["spec"].get("priority") == priority
+    assert "priority" not in pod["spec"] and "preemptionPolicy" not in pod["spec"]
 
 
 def _template() -> Obj:
