@@ -13,14 +13,17 @@ Before a write each event goes through upstream's EventCorrelator (tools/record/
 * spam filter: a source may write 25 events about one object, then one more every 5 minutes; the rest are
   dropped.
 
-A full queue (1000 events) drops the new event, and a failed write is logged and dropped: recording events
-never fails or slows the caller.
+A full queue (1000 events) drops the new event. A write that fails because the apiserver cannot be reached or
+is overloaded (ConnectionError, 429, 503) is tried again, up to 12 times 10 s apart (the first wait random, so
+clients do not retry in step), as upstream recordToSink; any other failure is logged and the event dropped.
+Recording events never fails or slows the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import OrderedDict, deque
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +44,8 @@ AGGREGATE_INTERVAL_SECONDS = 600  # upstream defaultAggregateIntervalInSeconds
 SPAM_BURST = 25  # upstream defaultSpamBurst
 SPAM_QPS = 1.0 / 300.0  # upstream defaultSpamQPS
 AGGREGATE_MESSAGE_PREFIX = "(combined from similar events): "
+MAX_TRIES_PER_EVENT = 12  # upstream maxTriesPerEvent
+RETRY_SLEEP_SECONDS = 10.0  # upstream defaultSleepDuration
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -260,6 +265,7 @@ class EventRecorder:
         self._wakeup = asyncio.Event()
         self._writing = asyncio.Lock()
         self.dropped = 0
+        self._last_drop_log = 0.0
 
     @property
     def source(self) -> Obj:
@@ -281,8 +287,11 @@ class EventRecorder:
         log.debug("Event(%s): type: %r reason: %r %s", ref, type_, reason, message)
         if len(self._queue) >= self.queue_size:
             self.dropped += 1
-            log.warning("%s: event queue is full, dropping event %s %s/%s: %s", self.component, reason,
-                        ref.get("namespace", ""), ref.get("name", ""), message)
+            # One line per burst, not one per event: a burst can drop thousands.
+            if self.dropped == 1 or self.clock.monotonic() - self._last_drop_log >= 10:
+                self._last_drop_log = self.clock.monotonic()
+                log.warning("%s: event queue is full, dropping events (%d so far; latest %s %s/%s)",
+                            self.component, self.dropped, reason, ref.get("namespace", ""), ref.get("name", ""))
             return
         self._queue.append(made)
         self._wakeup.set()
@@ -325,6 +334,18 @@ class EventRecorder:
             log.debug("%s: dropping spammy event %s", self.component, event["metadata"]["name"])
             return
         to_write, patch = result
+        tries = 0
+        while not await self._record(to_write, patch):
+            tries += 1
+            if tries >= MAX_TRIES_PER_EVENT:
+                log.error("%s: unable to write event %s %s (retry limit exceeded!)", self.component,
+                          to_write.get("reason"), to_write["metadata"]["name"])
+                return
+            # The first wait is random so that clients do not all retry together after an apiserver outage.
+            await self.clock.sleep(RETRY_SLEEP_SECONDS * (random.random() if tries == 1 else 1.0))
+
+    async def _record(self, to_write: Obj, patch: Obj | None) -> bool:
+        """One attempt to write the event; False when it is worth trying again (upstream recordEvent)."""
         ns = to_write["metadata"]["namespace"]
         try:
             written: Obj | None = None
@@ -339,9 +360,14 @@ class EventRecorder:
                 fresh["metadata"].pop("resourceVersion", None)
                 written = await self.client.create(EVENTS, fresh, ns)
             self.correlator.update_state(written)
+        except (ConnectionError, errors.TooManyRequests, errors.ServiceUnavailable) as e:
+            log.error("%s: unable to write event %s %s (may retry after sleeping): %s", self.component,
+                      to_write.get("reason"), to_write["metadata"]["name"], e)
+            return False
         except errors.AlreadyExists as e:
             log.debug("%s: server rejected event %s (will not retry): %s", self.component,
                       to_write["metadata"]["name"], e)
         except Exception as e:
             log.error("%s: unable to write event %s %s (dropped): %s", self.component, to_write.get("reason"),
                       to_write["metadata"]["name"], e)
+        return True

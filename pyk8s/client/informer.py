@@ -3,12 +3,20 @@
 This is client-go's SharedInformer/Reflector/Indexer trio for asyncio:
 
 * the reflector LISTs in pages of 500, replaces the cache, then WATCHes from the list's resourceVersion (with
-  bookmarks). A watch stream that ends normally is reopened from the last resourceVersion seen; a 410
-  (Expired/Gone) means the history is gone, so it relists and hands the difference to the handlers as adds,
-  updates and deletes (an update only when the resourceVersion changed). Connection failures and other errors
-  back off exponentially on the injected Clock (0.8 s doubling to 30 s) before retrying.
+  bookmarks, and a random 5-10 minute timeoutSeconds so streams are renewed). A watch stream that ends normally
+  is reopened from the last resourceVersion seen. A 410 (Expired/Gone) means the history is gone, so it
+  relists and hands the difference to the handlers as adds, updates and deletes (an update only when the
+  resourceVersion changed). A stream that ends within a second without a single event ("very short watch")
+  and any other unexpected watch error also lead to a relist. Connection failures, 429 and 503 reopen the
+  watch without a relist.
+* every retry and every relist waits on client-go's backoff manager, timed on the injected Clock: 0.8 s
+  doubling to 30 s, back to 0.8 s only once no backoff was needed for 2 minutes. So a server that keeps
+  failing, or keeps ending watches at once, sees a few requests a minute, not a tight loop.
+* `run()` never ends but by cancellation: an unexpected error is logged with its traceback and retried after
+  the backoff (client-go's HandleCrash + BackoffUntil), so a cache cannot silently go stale.
 * the `Indexer` is the cache: objects by "ns/name" key plus named indexes (the "namespace" index always).
-  It is used from the event loop only, so it needs no locks.
+  It is used from the event loop only, so it needs no locks. Index lookups return keys in insertion order
+  (unsorted, as upstream; callers that need an order sort).
 * handlers run on the event loop, in order for each object, and must only enqueue keys.
 
 `SharedInformerFactory` hands out one informer per (resource, namespace, label selector, field selector) and
@@ -33,6 +41,8 @@ log = logging.getLogger("pyk8s.client.informer")
 LIST_PAGE_SIZE = 500  # client-go's pager default
 BACKOFF_INITIAL = 0.8  # client-go reflector backoff manager: 800 ms ...
 BACKOFF_CAP = 30.0  # ... doubling up to 30 s
+BACKOFF_RESET = 120.0  # ... and starting over once no backoff was needed for 2 minutes
+VERY_SHORT_WATCH = 1.0  # a stream that ends sooner without any event counts as a failure
 MIN_WATCH_TIMEOUT = 300  # client-go asks the server to end a watch after 5-10 minutes (random per watch)
 
 AddHandler = Callable[[Obj], None]
@@ -57,17 +67,14 @@ class Indexer:
     def __init__(self) -> None:
         self._items: dict[str, Obj] = {}
         self._indexers: dict[str, IndexFunc] = {NAMESPACE_INDEX: namespace_index}
-        self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: {}}
+        # index name -> index value -> keys (a dict used as an insertion-ordered set)
+        self._indices: dict[str, dict[str, dict[str, None]]] = {NAMESPACE_INDEX: {}}
 
     def add_indexers(self, indexers: dict[str, IndexFunc]) -> None:
         """Add named index functions; existing objects are indexed at once."""
         for name, fn in indexers.items():
             self._indexers[name] = fn
-            index: dict[str, set[str]] = {}
-            for key, obj in self._items.items():
-                for value in fn(obj):
-                    index.setdefault(value, set()).add(key)
-            self._indices[name] = index
+            self._indices[name] = self._build_index(fn)
 
     def put(self, key: str, obj: Obj) -> Obj | None:
         """Store `obj` under `key`; returns the object it replaced."""
@@ -87,11 +94,14 @@ class Indexer:
     def replace(self, items: dict[str, Obj]) -> None:
         self._items = dict(items)
         for name, fn in self._indexers.items():
-            index: dict[str, set[str]] = {}
-            for key, obj in self._items.items():
-                for value in fn(obj):
-                    index.setdefault(value, set()).add(key)
-            self._indices[name] = index
+            self._indices[name] = self._build_index(fn)
+
+    def _build_index(self, fn: IndexFunc) -> dict[str, dict[str, None]]:
+        index: dict[str, dict[str, None]] = {}
+        for key, obj in self._items.items():
+            for value in fn(obj):
+                index.setdefault(value, {})[key] = None
+        return index
 
     def get(self, key: str) -> Obj | None:
         return self._items.get(key)
@@ -107,10 +117,10 @@ class Indexer:
 
     def by_index(self, index_name: str, value: str) -> ObjList:
         index = self._indices[index_name]  # KeyError for an unknown index, as the Protocol says
-        return [self._items[k] for k in sorted(index.get(value, ()))]
+        return [self._items[k] for k in index.get(value, ())]
 
     def index_keys(self, index_name: str, value: str) -> StrList:
-        return sorted(self._indices[index_name].get(value, ()))
+        return list(self._indices[index_name].get(value, ()))
 
     def __len__(self) -> int:
         return len(self._items)
@@ -119,7 +129,7 @@ class Indexer:
         for name, fn in self._indexers.items():
             index = self._indices[name]
             for value in fn(obj):
-                index.setdefault(value, set()).add(key)
+                index.setdefault(value, {})[key] = None
 
     def _unindex(self, key: str, obj: Obj) -> None:
         for name, fn in self._indexers.items():
@@ -127,7 +137,7 @@ class Indexer:
             for value in fn(obj):
                 keys = index.get(value)
                 if keys is not None:
-                    keys.discard(key)
+                    keys.pop(key, None)
                     if not keys:
                         del index[value]
 
@@ -161,10 +171,6 @@ class _Handler:
     on_delete: DeleteHandler | None
 
 
-class _Relist(Exception):
-    """The watch cannot continue from where it was: list again."""
-
-
 class SharedInformer:
     """One resource's cache kept by list-then-watch (the `Informer` Protocol; see the module docstring)."""
 
@@ -183,6 +189,7 @@ class SharedInformer:
         self._synced = asyncio.Event()
         self._last_rv = ""
         self._backoff = BACKOFF_INITIAL
+        self._last_backoff_start = float("-inf")
 
     def __repr__(self) -> str:
         parts = [self.resource.qualified]
@@ -229,24 +236,35 @@ class SharedInformer:
     # ---- the reflector ----
 
     async def run(self) -> None:
-        """List and watch until cancelled."""
+        """List and watch until cancelled; every relist waits for the backoff first (see the module docstring)."""
         while True:
             try:
-                await self._list()
-            except Exception as e:
-                log.warning("%r: list failed, retrying in %.1fs: %s", self, self._backoff, e)
-                await self._back_off()
-                continue
-            self._backoff = BACKOFF_INITIAL
-            try:
-                await self._watch_until_relist()
-            except _Relist:
-                continue
+                await self._list_and_watch()
+            except Exception:
+                log.exception("%r: list and watch failed unexpectedly; retrying", self)
+            await self._back_off()
 
-    async def _back_off(self) -> None:
+    def _next_backoff(self) -> float:
+        """client-go's exponential backoff manager: the next wait, reset after BACKOFF_RESET without backoffs."""
+        now = self.clock.monotonic()
+        if now - self._last_backoff_start > BACKOFF_RESET:
+            self._backoff = BACKOFF_INITIAL
+        self._last_backoff_start = now
         delay = self._backoff
         self._backoff = min(self._backoff * 2, BACKOFF_CAP)
-        await self.clock.sleep(delay)
+        return delay
+
+    async def _back_off(self) -> None:
+        await self.clock.sleep(self._next_backoff())
+
+    async def _list_and_watch(self) -> None:
+        """One list, then watches until a relist is needed."""
+        try:
+            await self._list()
+        except Exception as e:
+            log.warning("%r: list failed (will retry): %s", self, e)
+            return
+        await self._watch_until_relist()
 
     async def _list(self) -> None:
         """LIST every page, then replace the cache and tell the handlers what changed."""
@@ -289,32 +307,46 @@ class SharedInformer:
                 self._notify_update(before, obj)
 
     async def _watch_until_relist(self) -> None:
-        """Watch from the last resourceVersion, reopening streams, until a relist is needed (raises _Relist)."""
+        """Watch from the last resourceVersion, reopening streams, until a relist is needed (then return)."""
         while True:
             timeout = int(MIN_WATCH_TIMEOUT * (1 + random.random()))
+            started = self.clock.monotonic()
+            events = 0
             stream = self.client.watch(self.resource, self.namespace, resource_version=self._last_rv,
                                        label_selector=self.label_selector, field_selector=self.field_selector,
                                        allow_bookmarks=True, timeout_seconds=timeout)
             try:
                 async for event in stream:
+                    events += 1
                     self._handle(event)
-                    self._backoff = BACKOFF_INITIAL
             except (errors.Expired, errors.Gone) as e:
                 log.info("%r: watch from resourceVersion %s expired (%s); relisting", self, self._last_rv, e)
-                raise _Relist from e
+                return
             except (ConnectionError, OSError, errors.TooManyRequests, errors.ServiceUnavailable) as e:
-                log.info("%r: watch failed, retrying in %.1fs: %s", self, self._backoff, e)
-                await self._back_off()
+                delay = self._next_backoff()
+                log.info("%r: watch failed, retrying in %.1fs: %s", self, delay, e)
+                await self.clock.sleep(delay)
                 continue
             except Exception as e:
-                log.warning("%r: watch failed, relisting in %.1fs: %s", self, self._backoff, e)
-                await self._back_off()
-                raise _Relist from e
+                log.warning("%r: watch failed, relisting: %s", self, e)
+                return
             finally:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await self._close(stream)
+            if events == 0 and self.clock.monotonic() - started < VERY_SHORT_WATCH:
+                log.warning("%r: very short watch: the stream from resourceVersion %s ended at once without any "
+                            "event; relisting", self, self._last_rv)
+                return
             await asyncio.sleep(0)  # the stream ended normally: reopen it, but let others run first
+
+    async def _close(self, stream: object) -> None:
+        """Close a watch stream; a failure to close must not replace the error that ended it."""
+        aclose = getattr(stream, "aclose", None)
+        if aclose is None:
+            return
+        try:
+            await aclose()
+        except Exception as e:
+            log.debug("%r: closing the watch stream failed: %s", self, e)
 
     def _handle(self, event: WatchEvent) -> None:
         obj = event.object
@@ -422,4 +454,18 @@ class SharedInformerFactory:
 
     def _start(self, inf: SharedInformer) -> None:
         if inf not in self._tasks:
-            self._tasks[inf] = asyncio.get_running_loop().create_task(inf.run(), name=repr(inf))
+            task = asyncio.get_running_loop().create_task(inf.run(), name=repr(inf))
+            task.add_done_callback(_log_unexpected_exit)
+            self._tasks[inf] = task
+
+
+def _log_unexpected_exit(task: asyncio.Task[None]) -> None:
+    """An informer task ends only when cancelled; anything else leaves a cache that never changes again."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("informer %s stopped: %r; its cache no longer follows the server", task.get_name(), exc,
+                  exc_info=exc)
+    else:
+        log.error("informer %s stopped; its cache no longer follows the server", task.get_name())

@@ -12,21 +12,32 @@ renewTime, leaseTransitions). `LeaderElector.run(lead)`:
 3. when renewals keep failing for renew_deadline, cancels `lead()` and raises `LeadershipLost`; the process
    should then exit, as upstream components do;
 4. when `run()` is cancelled or `lead()` returns, releases the lease (holder emptied, duration 1 s: upstream
-   ReleaseOnCancel) so a standby takes over at once. The release is best effort.
+   ReleaseOnCancel) so a standby takes over at once. The release is best effort and bounded by the leader
+   election request timeout.
+
+The elector's client must not be the component's workload client: a busy rate limiter or connection pool, or a
+60 s request timeout, would make renewals miss the renew deadline. `leader_election_client` builds the client
+upstream's resourcelock.NewFromKubeconfig builds: its own connections, no rate limit, user agent
+"<ua>/leader-election", and a request timeout of renew_deadline/2 (at least 1 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pyk8s.api import errors, meta
 from pyk8s.base.clock import REAL_CLOCK, Clock
 from pyk8s.client.interface import Client, Obj
 from pyk8s.client.kinds import LEASES
+from pyk8s.client.kubeconfig import ClientConfig
+from pyk8s.client.rest import RESTClient
+
+T = TypeVar("T")
 
 log = logging.getLogger("pyk8s.client.leaderelection")
 
@@ -34,6 +45,19 @@ JITTER_FACTOR = 1.2  # upstream JitterFactor
 DEFAULT_LEASE_DURATION = 15.0
 DEFAULT_RENEW_DEADLINE = 10.0
 DEFAULT_RETRY_PERIOD = 2.0
+
+
+def leader_election_timeout(renew_deadline: float) -> float:
+    """The request timeout of leader election calls: half the renew deadline, at least 1 s (upstream)."""
+    return max(1.0, renew_deadline / 2)
+
+
+def leader_election_client(config: ClientConfig, renew_deadline: float) -> RESTClient:
+    """A RESTClient for a LeaderElector only: own session, no rate limit, user agent "<ua>/leader-election",
+    request timeout `leader_election_timeout(renew_deadline)`. `config` is not changed. Close it when done."""
+    own = dataclasses.replace(config, qps=None, burst=None, timeout=leader_election_timeout(renew_deadline),
+                              user_agent=f"{config.user_agent}/leader-election")
+    return RESTClient(own)
 
 
 class LeadershipLost(Exception):
@@ -87,6 +111,7 @@ class LeaderElector:
         self.on_new_leader = on_new_leader
         self.recorder = recorder
         self.jitter_factor = jitter_factor
+        self.release_timeout = leader_election_timeout(renew_deadline)
         self._lease: Obj | None = None  # the Lease as last read or written (its resourceVersion guards updates)
         self._observed: Obj = {}
         self._observed_time = 0.0
@@ -167,7 +192,15 @@ class LeaderElector:
 
     async def _within(self, seconds: float, attempt: Awaitable[bool]) -> bool:
         """The attempt's result, or False if it has not finished after `seconds` on the clock."""
-        task = asyncio.ensure_future(attempt)
+        try:
+            return await self._bounded(seconds, attempt)
+        except TimeoutError:
+            return False
+
+    async def _bounded(self, seconds: float, work: Awaitable[T]) -> T:
+        """`work`'s result; TimeoutError (and `work` cancelled) when it has not finished after `seconds` on the
+        clock."""
+        task = asyncio.ensure_future(work)
         timer = asyncio.ensure_future(self.clock.sleep(seconds))
         try:
             await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
@@ -177,7 +210,7 @@ class LeaderElector:
                 task.cancel()
         if task.done() and not task.cancelled():
             return task.result()
-        return False
+        raise TimeoutError(f"not done within {seconds:g}s")
 
     @staticmethod
     async def _stop(*tasks: asyncio.Future[Any]) -> None:
@@ -271,9 +304,9 @@ class LeaderElector:
         record = {"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": now, "renewTime": now,
                   "leaseTransitions": int(self._observed.get("leaseTransitions") or 0)}
         try:
-            await self._update(record)
+            await self._bounded(self.release_timeout, self._update(record))
         except Exception as e:
-            log.error("Failed to release lock: %s", e)
+            log.error("Failed to release lock: %s", e or type(e).__name__)
             return
         self._set_observed(record)
         log.info("released lease %s", self.description)

@@ -1,4 +1,18 @@
-"""The real `Client`: JSON over HTTPS to an apiserver, one pooled aiohttp session per client.
+"""The real `Client`: JSON over HTTPS to an apiserver.
+
+Each client keeps two aiohttp sessions: a pooled one (`max_connections`) for ordinary requests, which go through
+the client-side rate limiter, and one with no connection limit for watches, which are never rate limited (as
+client-go), so long-lived streams neither wait behind nor starve ordinary requests.
+
+Ordinary requests are retried as client-go's rest.Request does: an answer of 429 or 5xx that carries Retry-After
+is resent after that many seconds (up to 10 retries), a GET whose connection was lost is resent after 1 s; a
+retry never outlasts the request timeout. POST and PATCH are never resent after a lost connection (they may
+have been applied); aiohttp itself resends the idempotent methods (GET, PUT, DELETE) once, at once, when their
+connection closes under them.
+
+A watch has a read timeout, so a half-open connection ends as a ConnectionError instead of stalling forever:
+with bookmarks (sent every minute) 150 s of silence means the connection is dead; without, 30 s past the
+timeoutSeconds at which the server should have ended the stream.
 
 URLs follow the apiserver's layout: `/api/v1` for the core group, `/apis/<group>/<version>` otherwise, then
 `namespaces/<ns>/` for namespaced resources, the plural, the name and a subresource. Query parameters and
@@ -11,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import errno
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -23,6 +38,7 @@ import yarl
 
 from pyk8s.api import errors
 from pyk8s.api.resources import Resource
+from pyk8s.base.clock import REAL_CLOCK, Clock
 from pyk8s.client.interface import PATCH_CONTENT_TYPE, Obj, PatchType, WatchEvent
 from pyk8s.client.kubeconfig import ClientConfig
 from pyk8s.client.watch import decode_watch_stream
@@ -33,6 +49,11 @@ JSON = "application/json"
 TOKEN_FILE_REFRESH_SECONDS = 60.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 KEEPALIVE_SECONDS = 90.0
+MAX_RETRIES = 10  # client-go rest.Request maxRetries
+LOST_CONNECTION_RETRY_SECONDS = 1.0  # client-go waits 1 s before resending a GET whose connection broke
+WATCH_READ_TIMEOUT_WITH_BOOKMARKS = 150.0  # the server sends a BOOKMARK every 60 s
+WATCH_READ_GRACE = 30.0  # past timeoutSeconds, when the server should have ended the stream
+SERVER_MAX_WATCH_SECONDS = 3600.0  # the apiserver ends a watch without timeoutSeconds within 2 x 1800 s
 
 # client-go's NewGenericServerResponse: reason and message for an answer that is not a Status.
 _GENERIC: dict[int, tuple[str, str]] = {
@@ -66,10 +87,44 @@ def resource_path(resource: Resource, namespace: str = "", name: str = "", subre
 
 
 def _retry_after(headers: Mapping[str, str]) -> int:
+    return retry_after_seconds(headers) or 0
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> int | None:
+    """The Retry-After header as whole seconds; None when it is absent or not a non-negative integer."""
     try:
-        return int(headers.get("Retry-After", "0"))
+        value = int(headers.get("Retry-After", ""))
     except ValueError:
-        return 0
+        return None
+    return value if value >= 0 else None
+
+
+def should_wait_and_retry(status: int, headers: Mapping[str, str]) -> int | None:
+    """client-go checkWait: seconds to wait before resending, for a 429 or 5xx answer with Retry-After."""
+    if status != 429 and status < 500:
+        return None
+    return retry_after_seconds(headers)
+
+
+def watch_read_timeout(allow_bookmarks: bool, timeout_seconds: int | None, *,
+                       with_bookmarks: float = WATCH_READ_TIMEOUT_WITH_BOOKMARKS,
+                       grace: float = WATCH_READ_GRACE) -> float:
+    """How long a watch may go without receiving a byte before its connection counts as dead."""
+    server_ends = float(timeout_seconds) if timeout_seconds and timeout_seconds > 0 else SERVER_MAX_WATCH_SECONDS
+    if allow_bookmarks:
+        return min(with_bookmarks, server_ends + grace)
+    return server_ends + grace
+
+
+def _connection_lost(e: BaseException) -> bool:
+    """A connection that broke under a request (client-go IsConnectionReset/IsProbableEOF), not one never made."""
+    if isinstance(e, aiohttp.ClientConnectorError | aiohttp.ServerTimeoutError):
+        return False
+    if isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return True
+    if isinstance(e, aiohttp.ClientOSError):
+        return e.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
+    return False
 
 
 def error_from_response(code: int, body: bytes, headers: Mapping[str, str], *, verb: str = "",
@@ -134,25 +189,41 @@ class RESTClient:
     """`Client` over HTTPS. Create it anywhere; the session opens on the first request inside the event loop.
 
     Use as `async with RESTClient(cfg) as client:` or call `await client.close()`. A single-object call on a
-    namespaced resource with namespace "" uses the config's namespace (kubectl's default namespace).
+    namespaced resource with namespace "" uses the config's namespace (kubectl's default namespace). `clock`
+    times the waits between retries and their deadline.
     """
 
-    def __init__(self, config: ClientConfig, *, user_agent: str | None = None) -> None:
+    def __init__(self, config: ClientConfig, *, user_agent: str | None = None, clock: Clock = REAL_CLOCK) -> None:
         self.config = config
         self.base = config.server.rstrip("/")
         self.user_agent = user_agent or config.user_agent
+        self.clock = clock
+        self.max_retries = MAX_RETRIES
+        self.watch_read_timeout_with_bookmarks = WATCH_READ_TIMEOUT_WITH_BOOKMARKS
+        self.watch_read_grace = WATCH_READ_GRACE
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
         self._token = config.token
         self._token_read_at = -1e18
         self._limiter = TokenBucket(config.qps, config.burst or int(config.qps) or 1) if config.qps else None
 
     # ---- plumbing ----
+    def _new_session(self, limit: int) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=KEEPALIVE_SECONDS,
+                                         ssl=self.config.ssl_context if self.config.ssl_context else False)
+        return aiohttp.ClientSession(connector=connector)
+
     def _get_session(self) -> aiohttp.ClientSession:
+        """The pooled session of ordinary requests."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.config.max_connections, keepalive_timeout=KEEPALIVE_SECONDS,
-                                             ssl=self.config.ssl_context if self.config.ssl_context else False)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = self._new_session(self.config.max_connections)
         return self._session
+
+    def _get_watch_session(self) -> aiohttp.ClientSession:
+        """The session of watches: one connection per stream, no limit (0 means none to aiohttp)."""
+        if self._watch_session is None or self._watch_session.closed:
+            self._watch_session = self._new_session(0)
+        return self._watch_session
 
     def _bearer(self) -> str | None:
         if self.config.token_file:
@@ -184,34 +255,59 @@ class RESTClient:
     async def _request(self, method: str, path: str, *, query: dict[str, str] | None = None,
                        body: Any = None, content_type: str = JSON, resource: Resource | None = None,
                        name: str = "") -> Any:
-        """One request; the decoded JSON answer, or the error the answer stands for."""
-        if self._limiter is not None:
-            await self._limiter.acquire()
-        data = orjson.dumps(body) if body is not None else None
-        headers = self._headers(content_type if data is not None else None)
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout, sock_connect=CONNECT_TIMEOUT_SECONDS)
-        try:
-            async with self._get_session().request(method, self._url(path, query), data=data, headers=headers,
-                                                   timeout=timeout,
-                                                   server_hostname=self.config.tls_server_name) as resp:
-                payload = await resp.read()
-                status = resp.status
-                resp_headers = resp.headers
-        except aiohttp.ClientError as e:
-            raise ConnectionError(f"{method} {self.base}{path}: {e or type(e).__name__}") from e
-        except TimeoutError as e:
-            raise ConnectionError(f"{method} {self.base}{path}: timed out after {self.config.timeout}s") from e
-        if "Warning" in resp_headers:
-            for w in resp_headers.getall("Warning"):
-                log.info("%s %s: warning: %s", method, path, w)
-        if status < 200 or status >= 300:
-            raise error_from_response(status, payload, resp_headers, verb=method, resource=resource, name=name)
-        if not payload:
-            return {}
-        try:
-            return orjson.loads(payload)
-        except orjson.JSONDecodeError as e:
-            raise errors.InternalError(f"unable to decode the answer to {method} {path}: {e}") from e
+        """One request (resent as the module docstring says); the decoded JSON answer, or the error it stands for."""
+        data = orjson.dumps(body) if body is not None else None  # bytes: can be sent again
+        url = self._url(path, query)
+        deadline = self.clock.monotonic() + self.config.timeout
+        retries = 0
+        while True:
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            headers = self._headers(content_type if data is not None else None)
+            remaining = max(0.001, deadline - self.clock.monotonic())
+            timeout = aiohttp.ClientTimeout(total=remaining, sock_connect=min(CONNECT_TIMEOUT_SECONDS, remaining))
+            try:
+                async with self._get_session().request(method, url, data=data, headers=headers, timeout=timeout,
+                                                       server_hostname=self.config.tls_server_name) as resp:
+                    payload = await resp.read()
+                    status = resp.status
+                    resp_headers = resp.headers
+            except aiohttp.ClientError as e:
+                wait = LOST_CONNECTION_RETRY_SECONDS
+                if method == "GET" and _connection_lost(e) and self._may_retry(retries, wait, deadline):
+                    retries += 1
+                    log.info("%s %s: connection lost (%s); retry %d in %gs", method, path, e or type(e).__name__,
+                             retries, wait)
+                    await self.clock.sleep(wait)
+                    continue
+                if isinstance(e, aiohttp.ServerTimeoutError) and not isinstance(e, aiohttp.ConnectionTimeoutError):
+                    raise ConnectionError(f"{method} {self.base}{path}: timed out after {self.config.timeout:g}s") \
+                        from e
+                raise ConnectionError(f"{method} {self.base}{path}: {e or type(e).__name__}") from e
+            except TimeoutError as e:
+                raise ConnectionError(f"{method} {self.base}{path}: timed out after {self.config.timeout:g}s") from e
+            if "Warning" in resp_headers:
+                for w in resp_headers.getall("Warning"):
+                    log.info("%s %s: warning: %s", method, path, w)
+            if status < 200 or status >= 300:
+                wait_seconds = should_wait_and_retry(status, resp_headers)
+                if wait_seconds is not None and self._may_retry(retries, float(wait_seconds), deadline):
+                    retries += 1
+                    log.info("%s %s: answered %d, retry %d after %ds (Retry-After)", method, path, status, retries,
+                             wait_seconds)
+                    await self.clock.sleep(float(wait_seconds))
+                    continue
+                raise error_from_response(status, payload, resp_headers, verb=method, resource=resource, name=name)
+            if not payload:
+                return {}
+            try:
+                return orjson.loads(payload)
+            except orjson.JSONDecodeError as e:
+                raise errors.InternalError(f"unable to decode the answer to {method} {path}: {e}") from e
+
+    def _may_retry(self, retries: int, wait: float, deadline: float) -> bool:
+        """Another attempt is allowed and its wait ends before the request's deadline."""
+        return retries < self.max_retries and self.clock.monotonic() + wait < deadline
 
     def _ns(self, resource: Resource, namespace: str) -> str:
         if not resource.namespaced:
@@ -256,17 +352,22 @@ class RESTClient:
         if timeout_seconds is not None:
             query["timeoutSeconds"] = str(timeout_seconds)
         path = resource_path(resource, namespace)
-        if self._limiter is not None:
-            await self._limiter.acquire()
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=None)
+        read_timeout = watch_read_timeout(allow_bookmarks, timeout_seconds,
+                                          with_bookmarks=self.watch_read_timeout_with_bookmarks,
+                                          grace=self.watch_read_grace)
+        # No rate limiter (client-go does not throttle watches) and a session of its own (no connection limit).
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=read_timeout)
         try:
-            async with self._get_session().get(self._url(path, query), headers=self._headers(None), timeout=timeout,
-                                               server_hostname=self.config.tls_server_name) as resp:
+            async with self._get_watch_session().get(self._url(path, query), headers=self._headers(None),
+                                                     timeout=timeout,
+                                                     server_hostname=self.config.tls_server_name) as resp:
                 if resp.status != 200:
                     raise error_from_response(resp.status, await resp.read(), resp.headers, verb="GET",
                                               resource=resource)
                 async for event in decode_watch_stream(resp.content.iter_any()):
                     yield event
+        except aiohttp.SocketTimeoutError as e:
+            raise ConnectionError(f"watch {self.base}{path}: nothing received for {read_timeout:g}s") from e
         except aiohttp.ClientError as e:
             raise ConnectionError(f"watch {self.base}{path}: {e or type(e).__name__}") from e
         except TimeoutError as e:
@@ -337,9 +438,11 @@ class RESTClient:
         return await self._request("GET", path)
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        for session in (self._session, self._watch_session):
+            if session is not None and not session.closed:
+                await session.close()
         self._session = None
+        self._watch_session = None
 
     async def __aenter__(self) -> RESTClient:
         return self

@@ -42,11 +42,12 @@ async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     from pyk8s.client.events import EventRecorder
     from pyk8s.client.informer import SharedInformerFactory
     from pyk8s.client.kubeconfig import load_client_config
-    from pyk8s.client.leaderelection import LeaderElector
+    from pyk8s.client.leaderelection import LeaderElector, leader_election_client
     from pyk8s.client.rest import RESTClient
 
     chosen = select(known_descriptors(), cfg.controllers)
-    client: Any = RESTClient(load_client_config(cfg.kubeconfig))
+    config = load_client_config(cfg.kubeconfig, user_agent="kube-controller-manager/pyk8s")
+    client: Any = RESTClient(config)
     host = socket.gethostname()
     factory = SharedInformerFactory(client)
     ctx = ControllerContext(client=client, informers=factory,
@@ -56,10 +57,12 @@ async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     health = await start_health_server("controller-manager", cfg.bind_address, cfg.secure_port)
     try:
         if cfg.leader_elect:
-            elector = LeaderElector(client, LEASE_NAMESPACE, LEASE_NAME, f"{host}_{uuid.uuid4()}",
-                                    lease_duration=cfg.lease_duration, renew_deadline=cfg.renew_deadline,
-                                    retry_period=cfg.retry_period)
-            await elector.run(lambda: run_controllers(ctx, chosen))
+            # upstream gives the lease its own client: renewals never wait behind the controllers' requests
+            async with leader_election_client(config, cfg.renew_deadline) as lease_client:
+                elector = LeaderElector(lease_client, LEASE_NAMESPACE, LEASE_NAME, f"{host}_{uuid.uuid4()}",
+                                        lease_duration=cfg.lease_duration, renew_deadline=cfg.renew_deadline,
+                                        retry_period=cfg.retry_period)
+                await elector.run(lambda: run_controllers(ctx, chosen))
         else:
             await run_controllers(ctx, chosen)
     finally:

@@ -361,3 +361,21 @@ def test_crashed_components_are_restarted_and_resume(kubectl: Kubectl, ns: str, 
         kubectl("create", "deployment", name, "--image=nginx", "-n", ns)
         wait_for(lambda n=name: len(running(pods(kubectl, ns, f"app={n}"))) == 1, 60,
                  f"a pod of {name} running", cluster)
+
+
+def test_scheduler_events_scheduled_and_failed_scheduling(kubectl: Kubectl, ns: str, cluster: ClusterProcess) -> None:
+    kubectl("run", "small", "--image=busybox", "-n", ns)
+    kubectl("run", "huge", "--image=busybox", "-n", ns, "--overrides", json.dumps(
+        {"spec": {"containers": [{"name": "huge", "image": "busybox", "resources": {"requests": {"cpu": "1000"}}}]}}))
+    wait_for(lambda: "Successfully assigned" in kubectl("describe", "pod", "small", "-n", ns), 30, "Scheduled", cluster)
+    assert re.search(rf"Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned {ns}/small to hollow-node-\d",
+                     kubectl("describe", "pod", "small", "-n", ns))
+    wait_for(lambda: "FailedScheduling" in kubectl("describe", "pod", "huge", "-n", ns), 30, "FailedScheduling",
+             cluster)
+    described = kubectl("describe", "pod", "huge", "-n", ns)
+    assert re.search(r"Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+0/\d+ nodes are available: "
+                     r"\d+ Insufficient cpu\. preemption: 0/\d+ nodes are available: ", described), described
+    pod = json.loads(kubectl("get", "pod", "huge", "-n", ns, "-o", "json"))
+    cond = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert cond["status"] == "False" and cond["reason"] == "Unschedulable"
+    assert "Pending" in kubectl("get", "pod", "huge", "-n", ns)

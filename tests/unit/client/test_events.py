@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -129,6 +130,58 @@ async def test_write_errors_are_logged_and_dropped(caplog: pytest.LogCaptureFixt
         await rec.flush()
     assert [e["reason"] for e in fake.objects(EVENTS)] == ["B"]
     assert "events is forbidden" in caplog.text
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("failure", [ConnectionError("connection refused"),
+                                     errors.TooManyRequests("too many requests"),
+                                     errors.ServiceUnavailable("the apiserver is starting")])
+async def test_unreachable_or_overloaded_server_is_retried_every_10s(failure: Exception) -> None:
+    fake, clock, rec = setup()
+    for _ in range(3):
+        fake.fail_next("create", "events", failure)
+    rec.event(RS, "Normal", "A", "first")
+    flush = asyncio.create_task(rec.flush())
+
+    def creates() -> int:
+        return sum(a.verb == "create" for a in fake.actions)
+
+    await until(clock.has_sleepers)
+    assert creates() == 1
+    clock.step(10)  # the first wait is random, at most 10 s
+    await until(lambda: creates() == 2 and clock.has_sleepers())
+    clock.step(9.9)  # later waits are exactly 10 s
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert creates() == 2
+    clock.step(0.1)
+    await until(lambda: creates() == 3 and clock.has_sleepers())
+    clock.step(10)
+    await asyncio.wait_for(flush, 5)
+    assert creates() == 4
+    assert [e["reason"] for e in fake.objects(EVENTS)] == ["A"]
+
+
+async def test_retries_stop_after_12_tries(caplog: pytest.LogCaptureFixture) -> None:
+    fake, clock, rec = setup()
+    for _ in range(20):
+        fake.fail_next("create", "events", ConnectionError("connection refused"))
+    rec.event(RS, "Normal", "A", "first")
+    rec.event(RS, "Normal", "B", "second")  # waits behind A, as upstream's single writer
+    flush = asyncio.create_task(rec.flush())
+    with caplog.at_level(logging.ERROR, logger="pyk8s.client.events"):
+        while not flush.done():
+            await until(lambda: clock.has_sleepers() or flush.done())
+            clock.step(10)
+    assert sum(a.verb == "create" for a in fake.actions) == 12 + 9  # A: 12 tries; B: 8 failures, then written
+    assert [e["reason"] for e in fake.objects(EVENTS)] == ["B"]
+    assert "retry limit exceeded" in caplog.text
 
 
 async def test_full_queue_drops_and_bad_type_is_ignored() -> None:

@@ -1,8 +1,10 @@
-"""Informers over FakeClient: list + watch, re-watch, relist after 410, backoff on connection errors."""
+"""Informers over FakeClient: list + watch, re-watch, relist after 410, backoff on connection errors, very short
+watches and unexpected errors; the Indexer's lookups."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,13 +13,18 @@ import pytest
 from pyk8s.api import errors
 from pyk8s.base.clock import FakeClock
 from pyk8s.client.fake import FakeClient
-from pyk8s.client.informer import SharedInformer, SharedInformerFactory
-from pyk8s.client.interface import Obj
+from pyk8s.client.informer import Indexer, SharedInformer, SharedInformerFactory
+from pyk8s.client.interface import NAMESPACE_INDEX, Obj, WatchEvent
 from pyk8s.client.kinds import NODES, PODS
 
 
 def pod(name: str, ns: str = "default", app: str = "web") -> Obj:
     return {"metadata": {"name": name, "namespace": ns, "labels": {"app": app}}, "spec": {"containers": []}}
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
 
 
 async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -125,7 +132,7 @@ async def test_stream_end_rewatches_from_last_resource_version(setup: Any) -> No
 
 
 async def test_relist_after_410_emits_missed_deletion_and_changes(setup: Any) -> None:
-    fake, _, factory = setup
+    fake, clock, factory = setup
     inf = factory.informer(PODS)
     rec = Recorder()
     rec.attach(inf)
@@ -135,13 +142,22 @@ async def test_relist_after_410_emits_missed_deletion_and_changes(setup: Any) ->
     await factory.wait_for_sync(5)
     await until(lambda: fake.open_watches() == 1)
     rec.events.clear()
-    # The watch breaks; while it is down the history the informer would resume from is compacted away.
+    # The watch ends after a healthy second; while it is down the history it would resume from is compacted.
+    clock.step(1.0)
     fake.disconnect_watches()
     await fake.delete(PODS, "gone", "default")
     await fake.patch(PODS, "change", {"metadata": {"labels": {"v": "2"}}}, "default")
     await fake.create(PODS, pod("new"))
     fake.compact()
-    await until(lambda: verbs(fake, "list") == 2)
+    # The re-watch gets 410; the relist waits for the backoff first.
+    lists = verbs(fake, "list")  # the pages of the first list
+    await until(lambda: verbs(fake, "watch") == 2 and clock.has_sleepers())
+    assert verbs(fake, "list") == lists
+    clock.step(0.79)
+    await settle()
+    assert verbs(fake, "list") == lists
+    clock.step(0.01)
+    await until(lambda: verbs(fake, "list") > lists)
     await until(lambda: len(rec.events) == 3)
     assert sorted(rec.events) == [("add", "new"), ("delete", "gone"), ("update", "change")]
     assert rec.deleted[0]["metadata"]["name"] == "gone"  # the last known state
@@ -173,11 +189,24 @@ async def test_connection_error_backs_off_on_the_clock(setup: Any) -> None:
     # A watch broken by a connection error resumes (after the backoff) without a relist.
     await fake.create(NODES, {"metadata": {"name": "n1"}})
     await until(lambda: inf.lister.get("n1") is not None)
+    # The backoff was not reset by the successful list: the next wait is 3.2 s.
     fake.disconnect_watches(ConnectionError("reset"))
     await fake.create(NODES, {"metadata": {"name": "n2"}})
     await until(lambda: clock.has_sleepers())
-    clock.step(0.8)
+    clock.step(3.1)
+    await settle()
+    assert inf.lister.get("n2") is None
+    clock.step(0.1)
     await until(lambda: inf.lister.get("n2") is not None)
+    assert verbs(fake, "list") == 3
+    # Two minutes without trouble reset it to 0.8 s.
+    await until(lambda: fake.open_watches() == 1)
+    clock.step(121)
+    fake.disconnect_watches(ConnectionError("reset"))
+    await fake.create(NODES, {"metadata": {"name": "n3"}})
+    await until(lambda: clock.has_sleepers())
+    clock.step(0.8)
+    await until(lambda: inf.lister.get("n3") is not None)
     assert verbs(fake, "list") == 3
 
 
@@ -257,3 +286,146 @@ async def test_expired_continue_token_falls_back_to_a_full_list() -> None:
         assert [a.verb for a in fake.actions].count("list") == 2  # page 1, then one unpaged list
     finally:
         await factory.stop()
+
+
+class EmptyWatchClient(FakeClient):
+    """Every watch ends at once without an event (a proxy or server that closes streams immediately)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watch_calls = 0
+        self.timeouts: list[int] = []
+
+    async def watch(self, resource: Any, namespace: str = "", **kw: Any) -> AsyncIterator[WatchEvent]:
+        self.watch_calls += 1
+        self.timeouts.append(kw["timeout_seconds"])
+        return
+        yield  # an async generator that yields nothing
+
+
+async def test_very_short_watch_backs_off_and_relists_instead_of_spinning() -> None:
+    fake = EmptyWatchClient()
+    clock = FakeClock()
+    factory = SharedInformerFactory(fake, clock=clock)
+    factory.informer(PODS)
+    factory.start()
+    try:
+        assert await factory.wait_for_sync(5)
+        await until(clock.has_sleepers)
+        await settle()
+        assert fake.watch_calls == 1 and verbs(fake, "list") == 1
+        for n, delay in ((2, 0.8), (3, 1.6), (4, 3.2)):  # each relist waits for the growing backoff
+            clock.step(delay - 0.01)
+            await settle()
+            assert fake.watch_calls == n - 1
+            clock.step(0.01)
+            await until(lambda n=n: fake.watch_calls == n and clock.has_sleepers())  # type: ignore[misc]
+            assert verbs(fake, "list") == n
+        # Each watch asks the server to end it after 5-10 minutes, as client-go's reflector does.
+        assert all(300 <= t <= 600 for t in fake.timeouts) and len(fake.timeouts) == 4
+    finally:
+        await factory.stop()
+
+
+class CrashingWatchClient(FakeClient):
+    """watch() itself fails once with a programming error (outside any stream)."""
+
+    crashes = 1
+
+    def watch(  # type: ignore[override]
+            self, resource: Any, namespace: str = "", **kw: Any) -> AsyncIterator[WatchEvent]:
+        if self.crashes:
+            self.crashes -= 1
+            raise RuntimeError("bug in watch()")
+        return super().watch(resource, namespace, **kw)
+
+
+async def test_unexpected_error_is_logged_and_retried_after_backoff(caplog: pytest.LogCaptureFixture) -> None:
+    fake = CrashingWatchClient()
+    clock = FakeClock()
+    factory = SharedInformerFactory(fake, clock=clock)
+    inf = factory.informer(PODS)
+    factory.start()
+    try:
+        with caplog.at_level(logging.ERROR, "pyk8s.client.informer"):
+            assert await factory.wait_for_sync(5)
+            await until(clock.has_sleepers)
+        [record] = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+        assert record.exc_info is not None and "bug in watch()" in str(record.exc_info[1])
+        clock.step(0.8)
+        await until(lambda: fake.open_watches() == 1)
+        await fake.create(PODS, pod("after-crash"))
+        await until(lambda: inf.lister.get("default/after-crash") is not None)
+        assert verbs(fake, "list") == 2
+    finally:
+        await factory.stop()
+
+
+class ExpiredStreamFailingClose:
+    """A stream that reports 410 and then fails to close."""
+
+    def __aiter__(self) -> ExpiredStreamFailingClose:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        raise errors.expired("too old resource version: 1 (2)")
+
+    async def aclose(self) -> None:
+        raise RuntimeError("close failed")
+
+
+class BadCloseClient(FakeClient):
+    broken = 1
+
+    def watch(  # type: ignore[override]
+            self, resource: Any, namespace: str = "", **kw: Any) -> AsyncIterator[WatchEvent]:
+        if self.broken:
+            self.broken -= 1
+            return ExpiredStreamFailingClose()
+        return super().watch(resource, namespace, **kw)
+
+
+async def test_failing_close_does_not_hide_the_410() -> None:
+    fake = BadCloseClient()
+    clock = FakeClock()
+    factory = SharedInformerFactory(fake, clock=clock)
+    inf = factory.informer(PODS)
+    factory.start()
+    try:
+        assert await factory.wait_for_sync(5)
+        await until(clock.has_sleepers)
+        await fake.create(PODS, pod("missed"))
+        clock.step(0.8)
+        await until(lambda: inf.lister.get("default/missed") is not None)  # seen by the relist
+        assert verbs(fake, "list") == 2
+    finally:
+        await factory.stop()
+
+
+async def test_unexpected_exit_of_an_informer_task_is_logged(setup: Any, caplog: pytest.LogCaptureFixture) -> None:
+    _, _, factory = setup
+    inf = factory.informer(PODS)
+
+    async def broken_run() -> None:
+        raise SystemError("informer loop bug")
+
+    inf.run = broken_run  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, "pyk8s.client.informer"):
+        factory.start()
+        await until(lambda: any("stopped" in r.getMessage() for r in caplog.records))
+    assert "informer loop bug" in caplog.text and "no longer follows the server" in caplog.text
+
+
+def test_index_lookups_keep_insertion_order_without_sorting() -> None:
+    idx = Indexer()
+    for name in ("c", "a", "b"):
+        idx.put(f"ns/{name}", {"metadata": {"name": name, "namespace": "ns"}})
+    assert idx.index_keys(NAMESPACE_INDEX, "ns") == ["ns/c", "ns/a", "ns/b"]
+    assert [o["metadata"]["name"] for o in idx.by_index(NAMESPACE_INDEX, "ns")] == ["c", "a", "b"]
+    idx.delete("ns/c")
+    idx.put("ns/c", {"metadata": {"name": "c", "namespace": "ns"}})
+    assert idx.index_keys(NAMESPACE_INDEX, "ns") == ["ns/a", "ns/b", "ns/c"]
+    idx.delete("ns/a")
+    idx.delete("ns/b")
+    idx.delete("ns/c")
+    assert idx.index_keys(NAMESPACE_INDEX, "ns") == [] and idx.by_index(NAMESPACE_INDEX, "ns") == []

@@ -11,8 +11,15 @@ import pytest
 from pyk8s.base.clock import FakeClock
 from pyk8s.client.events import EventRecorder
 from pyk8s.client.fake import FakeClient
+from pyk8s.client.interface import Obj
 from pyk8s.client.kinds import EVENTS, LEASES
-from pyk8s.client.leaderelection import LeaderElector, LeadershipLost
+from pyk8s.client.kubeconfig import ClientConfig
+from pyk8s.client.leaderelection import (
+    LeaderElector,
+    LeadershipLost,
+    leader_election_client,
+    leader_election_timeout,
+)
 
 
 async def settle() -> None:
@@ -209,3 +216,50 @@ async def test_became_leader_event_and_config_checks() -> None:
         LeaderElector(fake, "ns", "n", "id", lease_duration=10, renew_deadline=10)
     with pytest.raises(ValueError, match=r"renewDeadline must be greater than retryPeriod\*JitterFactor"):
         LeaderElector(fake, "ns", "n", "id", renew_deadline=2, retry_period=2)
+
+
+class HangingUpdates(FakeClient):
+    """Lease updates never answer once `hang` is set (a stalled connection)."""
+
+    hang = False
+
+    async def update(self, resource: Any, obj: Obj, **kw: Any) -> Obj:
+        if self.hang:
+            await asyncio.Event().wait()
+        return await super().update(resource, obj, **kw)
+
+
+async def test_release_is_bounded_by_the_leader_election_timeout() -> None:
+    clock = FakeClock()
+    fake = HangingUpdates(clock=clock)
+    a = Candidate(fake, clock, "a")  # renew deadline 10 s: requests time out after 5 s
+    assert a.elector.release_timeout == 5
+    a.start()
+    await until(lambda: a.leading)
+    fake.hang = True
+    assert a.task is not None
+    a.task.cancel()
+    await settle()
+    assert a.cancelled and not a.task.done()  # lead() stopped; the release is under way
+    clock.step(4.9)
+    await settle()
+    assert not a.task.done()
+    clock.step(0.1)
+    await until(a.task.done)
+    assert a.task.cancelled()
+    assert lease_spec(fake)["holderIdentity"] == "a"  # the release did not get through
+
+
+def test_leader_election_client_has_its_own_unthrottled_short_timeout_client() -> None:
+    workload = ClientConfig(server="https://127.0.0.1:6443", qps=5, burst=10, timeout=60,
+                            user_agent="kube-scheduler/pyk8s", max_connections=100)
+    le = leader_election_client(workload, renew_deadline=10)
+    assert le.config is not workload
+    assert le.config.timeout == 5 and le.config.qps is None and le.config.burst is None
+    assert le._limiter is None
+    assert le.user_agent == "kube-scheduler/pyk8s/leader-election"
+    assert le.config.server == workload.server
+    # the workload config is untouched
+    assert (workload.timeout, workload.qps, workload.user_agent) == (60, 5, "kube-scheduler/pyk8s")
+    assert leader_election_client(workload, renew_deadline=1).config.timeout == 1  # at least 1 s
+    assert leader_election_timeout(15) == 7.5 and leader_election_timeout(0.5) == 1
