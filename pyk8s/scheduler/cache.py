@@ -7,14 +7,18 @@ binding forgets it. With a TTL, an assumed pod whose binding finished but was ne
 
 `Snapshot` is the view a scheduling cycle reads. A cycle runs without awaiting, so the snapshot reads the
 cache's NodeInfos directly instead of copying them; only the node order (zones interleaved, as upstream's
-node tree) is rebuilt, and only when nodes come or go.
+node tree) is rebuilt, and only when nodes come or go or change zone (a node update keeps its place).
+
+Every pod counted on a NodeInfo is also counted in a LabelSetIndex (label_index.py), which lets plugins match
+a label selector per distinct label set and count pods per topology domain without visiting every pod.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from pyk8s.api.labels import Selector
 from pyk8s.base.clock import REAL_CLOCK, Clock
 from pyk8s.client.interface import Obj
 from pyk8s.scheduler.framework.types import (
@@ -23,9 +27,11 @@ from pyk8s.scheduler.framework.types import (
     LABEL_ZONE,
     LABEL_ZONE_BETA,
     ImageState,
+    LabelSetKey,
     NodeInfo,
     PodInfo,
 )
+from pyk8s.scheduler.label_index import LabelSetIndex, TopologyCounts
 
 log = logging.getLogger("pyk8s.scheduler")
 
@@ -80,6 +86,19 @@ class Snapshot:
     def image_state(self, image: str) -> ImageState | None:
         return self._cache.image_states.get(image)
 
+    def matching_label_sets(self, namespace: str, selector: Selector, *,
+                            terminating: bool = False) -> frozenset[LabelSetKey]:
+        return self._cache.label_index.matching(namespace, selector, terminating=terminating)
+
+    def pod_namespaces(self) -> list[str]:
+        return self._cache.label_index.namespaces()
+
+    def topology_counts(self, topology_key: str) -> TopologyCounts | None:
+        return self._cache.label_index.topology_counts(topology_key)
+
+    def nodes_with_label(self, key: str) -> int:
+        return self._cache.label_index.nodes_with_label(key)
+
 
 class Cache:
     """NodeInfos by node name, assumed pods, and image states; see the module docstring."""
@@ -96,6 +115,7 @@ class Cache:
         self._zones: dict[str, list[str]] = {}
         self._node_zone: dict[str, str] = {}
         self._list: list[NodeInfo] | None = None
+        self.label_index = LabelSetIndex(self.nodes)
         self.snapshot = Snapshot(self)
 
     # ---- nodes ----
@@ -114,17 +134,24 @@ class Cache:
         return self._list
 
     def add_node(self, node: Obj) -> NodeInfo:
+        """Add or replace a node. A replaced node keeps its place in the node order unless its zone changed."""
         name = (node.get("metadata") or {}).get("name") or ""
         ni = self.nodes.get(name)
+        old_labels: Mapping[str, str] | None = None
         if ni is None:
             ni = NodeInfo()
+            ni.indexed = True
             self.nodes[name] = ni
         elif ni.node is not None:
+            old_labels = ni.labels
             self._remove_images(ni)
-            self._tree_remove(name)
         ni.set_node(node)
         self._add_images(ni, node)
-        self._tree_add(name, zone_key(node))
+        zone = zone_key(node)
+        if self._node_zone.get(name) != zone:
+            self._tree_remove(name)
+            self._tree_add(name, zone)
+        self.label_index.node_changed(ni, old_labels, ni.labels)
         return ni
 
     def update_node(self, old: Obj | None, new: Obj) -> NodeInfo:
@@ -137,6 +164,8 @@ class Cache:
             return
         self._remove_images(ni)
         self._tree_remove(name)
+        if ni.node is not None:
+            self.label_index.node_changed(ni, ni.labels, None)
         # Pods may still be deleted after their node: keep their sums until then (upstream RemoveNode).
         if ni.pods:
             ni.remove_node()
@@ -189,12 +218,14 @@ class Cache:
         if ni is None:
             ni = NodeInfo()
             ni.name = node_name
+            ni.indexed = True
             self.nodes[node_name] = ni
         return ni
 
     def _add_to_node(self, pi: PodInfo) -> None:
         ni = self._node_for(pi.node_name)
         ni.add_pod(pi)
+        self.label_index.pod_added(ni, pi)
         if pi.has_affinity:
             self.with_affinity[ni.name] = ni
         if pi.has_required_anti_affinity:
@@ -202,9 +233,11 @@ class Cache:
 
     def _remove_from_node(self, pi: PodInfo) -> None:
         ni = self.nodes.get(pi.node_name)
-        if ni is None or not ni.remove_pod(pi):
+        removed = ni.remove_pod(pi) if ni is not None else None
+        if ni is None or removed is None:
             log.warning("pod %s was not found on node %s in the scheduler cache", pi.key, pi.node_name)
             return
+        self.label_index.pod_removed(ni, removed)
         if pi.has_affinity and not ni.pods_with_affinity:
             self.with_affinity.pop(ni.name, None)
         if pi.has_required_anti_affinity and not ni.pods_with_required_anti_affinity:

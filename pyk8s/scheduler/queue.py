@@ -8,6 +8,10 @@ Three sub-queues, keyed by "namespace/name":
   registered (EnqueueExtensions) happens, or until they have waited 5 minutes (the periodic flush).
 A pod gated by a PreEnqueue plugin (scheduling gates) waits in the unschedulable pool, never popped.
 
+Every informer-driven call is O(1) in the number of queued pods, except a cluster event's requeue, which visits
+only the unschedulable pods rejected by a plugin that registered that event (the pool is indexed by rejecting
+plugin); a wildcard event (timeout, force-activate) and the periodic flush visit the whole pool.
+
 A popped pod is "in flight" until `done()`. A cluster event that arrives while pods are in flight bumps the
 move-request cycle, so a pod that fails in that cycle goes to backoffQ rather than waiting for another event.
 The queue also keeps the nominated pods (status.nominatedNodeName or preemption results) per node.
@@ -115,6 +119,13 @@ class SchedulingQueue:
         self._backoff_heap: list[tuple[float, int, QueuedPodInfo]] = []
         self._backoff: dict[str, QueuedPodInfo] = {}
         self._unschedulable: dict[str, QueuedPodInfo] = {}
+        # The unschedulable pool by rejecting plugin (unschedulable or pending plugins when the pod was parked),
+        # and the pods parked without a rejector and not gated (any event may help them). Values: park order.
+        self._by_rejector: dict[str, dict[str, int]] = {}
+        self._no_rejector: dict[str, int] = {}
+        self._parked_under: dict[str, frozenset[str]] = {}
+        self._park_seq = itertools.count()
+        self._interested: dict[ClusterEvent, frozenset[str]] = {}
         self._in_flight: set[str] = set()
         self.scheduling_cycle = 0
         self.move_request_cycle = -1
@@ -138,11 +149,42 @@ class SchedulingQueue:
 
     def _discard(self, key: str) -> QueuedPodInfo | None:
         """Take `key` out of whichever sub-queue holds it (heap entries go stale and are skipped)."""
-        for d in (self._active, self._backoff, self._unschedulable):
+        for d in (self._active, self._backoff):
             qpi = d.pop(key, None)
             if qpi is not None:
                 return qpi
-        return None
+        return self._unpark(key)
+
+    def _park(self, qpi: QueuedPodInfo) -> None:
+        """Put `qpi` in the unschedulable pool, indexed by the plugins that rejected it."""
+        key = qpi.key
+        self._unpark(key)
+        self._unschedulable[key] = qpi
+        if qpi.gating_plugin:
+            return  # only a pod update or activate() releases a gated pod
+        seq = next(self._park_seq)
+        rejectors = frozenset(qpi.unschedulable_plugins | qpi.pending_plugins)
+        self._parked_under[key] = rejectors
+        if not rejectors:
+            self._no_rejector[key] = seq
+        for plugin in rejectors:
+            self._by_rejector.setdefault(plugin, {})[key] = seq
+
+    def _unpark(self, key: str) -> QueuedPodInfo | None:
+        qpi = self._unschedulable.pop(key, None)
+        if qpi is None:
+            return None
+        rejectors = self._parked_under.pop(key, None)
+        if rejectors is not None:
+            if not rejectors:
+                self._no_rejector.pop(key, None)
+            for plugin in rejectors:
+                keys = self._by_rejector.get(plugin)
+                if keys is not None:
+                    keys.pop(key, None)
+                    if not keys:
+                        del self._by_rejector[plugin]
+        return qpi
 
     def backoff_duration(self, qpi: QueuedPodInfo) -> float:
         count = qpi.consecutive_errors_count or qpi.unschedulable_count
@@ -163,7 +205,7 @@ class SchedulingQueue:
 
     def _requeue(self, qpi: QueuedPodInfo) -> str:
         """Move a pod out of the unschedulable pool to backoffQ or activeQ; returns where it went."""
-        self._unschedulable.pop(qpi.key, None)
+        self._unpark(qpi.key)
         if self.is_backing_off(qpi):
             self._push_backoff(qpi)
             return BACKOFF_Q
@@ -185,7 +227,7 @@ class SchedulingQueue:
         s = self.pre_enqueue(qpi.pod_info) if self.pre_enqueue is not None else None
         if s is not None and s.code:
             qpi.gating_plugin = s.plugin or "PreEnqueue"
-            self._unschedulable[qpi.key] = qpi
+            self._park(qpi)
             return
         qpi.gating_plugin = ""
         self._push_active(qpi)
@@ -205,7 +247,7 @@ class SchedulingQueue:
             qpi.pod_info = new
             if _is_pod_updated(old.pod if old is not None else None, new.pod):
                 if qpi.gating_plugin:
-                    del self._unschedulable[key]
+                    self._unpark(key)
                     self._enqueue_gated_or_active(qpi)
                 else:
                     self._requeue(qpi)
@@ -276,9 +318,8 @@ class SchedulingQueue:
             qpi.consecutive_errors_count += 1
         qpi.timestamp = self.clock.monotonic()
         if self.move_request_cycle >= pod_scheduling_cycle or not rejectors:
-            self._unschedulable[key] = qpi
             return self._requeue(qpi)
-        self._unschedulable[key] = qpi
+        self._park(qpi)
         return UNSCHEDULABLE_PODS
 
     def activate(self, pods: Iterable[PodInfo]) -> None:
@@ -287,7 +328,7 @@ class SchedulingQueue:
             qpi = self._backoff.pop(pi.key, None) or self._unschedulable.get(pi.key)
             if qpi is None or qpi.gating_plugin:
                 continue
-            self._unschedulable.pop(pi.key, None)
+            self._unpark(pi.key)
             self._push_active(qpi)
 
     # ---- cluster events ----
@@ -318,7 +359,7 @@ class SchedulingQueue:
         if not self._unschedulable:
             return 0
         moved = 0
-        for qpi in list(self._unschedulable.values()):
+        for qpi in self._candidates(event):
             if qpi.gating_plugin:
                 continue
             if pre_check is not None and not pre_check(qpi.pod_info):
@@ -327,6 +368,31 @@ class SchedulingQueue:
                 self._requeue(qpi)
                 moved += 1
         return moved
+
+    def _candidates(self, event: ClusterEvent) -> list[QueuedPodInfo]:
+        """The parked pods `_worth_requeuing` may accept for `event`, in the order they were parked: all for a
+        wildcard event, else those parked without a rejector or rejected by a plugin registered for `event`."""
+        if event.resource == EventResource.WILDCARD:
+            return list(self._unschedulable.values())
+        plugins = self._interested.get(event)
+        if plugins is None:
+            plugins = frozenset(plugin for plugin, evs in self._events.items()
+                                if any(ceh.event.matches(event) for ceh in evs))
+            self._interested[event] = plugins
+        groups = [self._no_rejector] if self._no_rejector else []
+        for plugin in plugins:
+            keys = self._by_rejector.get(plugin)
+            if keys:
+                groups.append(keys)
+        if not groups:
+            return []
+        pool = self._unschedulable
+        if len(groups) == 1:
+            return [pool[k] for k in groups[0]]
+        order: dict[str, int] = {}
+        for keys in groups:
+            order.update(keys)
+        return [pool[k] for k in sorted(order, key=order.__getitem__)]
 
     def flush_backoff_completed(self) -> int:
         now = self.clock.monotonic()

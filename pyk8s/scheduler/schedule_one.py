@@ -302,7 +302,11 @@ class PodScheduler:
         except FitError as fit:
             nominating: NominatingInfo | None = CLEAR_NOMINATED_NODE
             if fwk.has_post_filter_plugins():
-                r, s = await fwk.run_post_filter_plugins(state, pod, fit.diagnosis.node_to_status)
+                try:
+                    r, s = await fwk.run_post_filter_plugins(state, pod, fit.diagnosis.node_to_status)
+                except Exception:  # a plugin bug must not stop the scheduler
+                    log.exception("PostFilter plugins failed for pod %s", pod.key)
+                    r, s = None, Status(Code.ERROR, error=SchedulingError("PostFilter plugins failed"))
                 fit.diagnosis.post_filter_msg = s.message()
                 if s.code is Code.ERROR:
                     log.error("running PostFilter plugins for pod %s: %s", pod.key, s.message())
@@ -326,13 +330,21 @@ class PodScheduler:
             self._fail(fwk, qpi, Status.as_status(e), CLEAR_NOMINATED_NODE, cycle)
             return
         self.queue.delete_nominated_pod_if_exists(pod)
-        reserved = fwk.run_reserve_plugins_reserve(state, assumed, host)
+        try:
+            reserved = fwk.run_reserve_plugins_reserve(state, assumed, host)
+        except Exception as e:  # a plugin bug must not stop the scheduler: undo and retry the pod after a backoff
+            log.exception("Reserve plugins failed for pod %s", pod.key)
+            reserved = Status.as_status(e)
         if reserved is not None and reserved.code:
             fwk.run_reserve_plugins_unreserve(state, assumed, host)
             self.cache.forget_pod(assumed)
             self._fail(fwk, qpi, self._single_node_failure(pod, host, reserved), CLEAR_NOMINATED_NODE, cycle)
             return
-        permitted = fwk.run_permit_plugins(state, assumed, host)
+        try:
+            permitted = fwk.run_permit_plugins(state, assumed, host)
+        except Exception as e:
+            log.exception("Permit plugins failed for pod %s", pod.key)
+            permitted = Status.as_status(e)
         if permitted is not None and permitted.code and permitted.code is not Code.WAIT:
             fwk.run_reserve_plugins_unreserve(state, assumed, host)
             self.cache.forget_pod(assumed)

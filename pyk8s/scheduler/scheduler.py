@@ -224,14 +224,17 @@ class Scheduler:
         elif self.responsible_for(pod) and not terminal(pod):
             self.queue.add(self.pod_info(pod))
 
-    def _add_assigned(self, pod: Obj) -> None:
+    def _assigned_pod_info(self, pod: Obj) -> PodInfo:
+        """The PodInfo for an assigned pod: the cached one carried over when the spec is unchanged (the binding's
+        echo, or a status update from the kubelet), so requests and affinity terms are not parsed again."""
         md = pod.get("metadata") or {}
         known = self.cache.get_pod(md.get("uid") or f"{md.get('namespace', '')}/{md.get('name', '')}")
         if known is not None and known.pod.get("spec") == pod.get("spec"):
-            pi = known.with_pod(pod)  # the binding's echo: what was computed for the assumed pod still holds
-        else:
-            pi = self.pod_info(pod)
-        self.cache.add_pod(pi)
+            return known.with_pod(pod)
+        return self.pod_info(pod)
+
+    def _add_assigned(self, pod: Obj) -> None:
+        self.cache.add_pod(self._assigned_pod_info(pod))
         self.queue.move_all_to_active_or_backoff(EVENT_ASSIGNED_POD_ADD, None, pod)
 
     def _on_pod_update(self, old: Obj, new: Obj) -> None:
@@ -252,7 +255,7 @@ class Scheduler:
                 self._on_pod_delete(old)
                 self._add_assigned(new)
                 return
-            self.cache.update_pod(None, self.pod_info(new))
+            self.cache.update_pod(None, self._assigned_pod_info(new))
             if (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
                 self.queue.move_all_to_active_or_backoff(
                     ClusterEvent(EventResource.ASSIGNED_POD, ActionType.UPDATE_POD_LABEL, "AssignedPodUpdate"), old, new)
@@ -275,6 +278,10 @@ class Scheduler:
                 self.queue.move_all_to_active_or_backoff(EVENT_ASSIGNED_POD_DELETE, pod, None)
             return
         self.queue.delete(pi)
+        if self.cache.is_assumed(pi.uid_key):
+            # bound and deleted while our watch was down: the relist reports the old, unassigned copy
+            self.cache.forget_pod(self.cache.get_pod(pi.uid_key) or pi)
+            self.queue.move_all_to_active_or_backoff(EVENT_ASSIGNED_POD_DELETE, pod, None)
         for fwk in self.frameworks.values():
             wp = fwk.get_waiting_pod(pi.uid_key)
             if wp is not None:
@@ -323,7 +330,7 @@ async def main(kubeconfig: str, *, leader_elect: bool = True, kube_api_qps: floa
     from pyk8s.client.events import EventRecorder
     from pyk8s.client.informer import SharedInformerFactory
     from pyk8s.client.kubeconfig import load_client_config
-    from pyk8s.client.leaderelection import LeaderElector
+    from pyk8s.client.leaderelection import LeaderElector, leader_election_client
     from pyk8s.client.rest import RESTClient
 
     config = load_client_config(kubeconfig, user_agent="kube-scheduler/pyk8s")
@@ -344,12 +351,14 @@ async def main(kubeconfig: str, *, leader_elect: bool = True, kube_api_qps: floa
     try:
         factory.start()
         if leader_elect:
-            elector = LeaderElector(client, leader_elect_resource_namespace, leader_elect_resource_name,
-                                    identity or f"{host}_{uuid.uuid4()}",
-                                    lease_duration=leader_elect_lease_duration,
-                                    renew_deadline=leader_elect_renew_deadline,
-                                    retry_period=leader_elect_retry_period, clock=clock)
-            await elector.run(lead)
+            # upstream gives the lease its own client: renewals never queue behind bindings
+            async with leader_election_client(config, leader_elect_renew_deadline) as lease_client:
+                elector = LeaderElector(lease_client, leader_elect_resource_namespace, leader_elect_resource_name,
+                                        identity or f"{host}_{uuid.uuid4()}",
+                                        lease_duration=leader_elect_lease_duration,
+                                        renew_deadline=leader_elect_renew_deadline,
+                                        retry_period=leader_elect_retry_period, clock=clock)
+                await elector.run(lead)
         else:
             await lead()
     finally:

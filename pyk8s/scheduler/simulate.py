@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyk8s.client.interface import Obj
+from pyk8s.api.resources import Resource
+from pyk8s.client.interface import Lister, Obj, object_key
 from pyk8s.scheduler.cache import Cache
 from pyk8s.scheduler.framework.interface import CycleState, SchedulingError
 from pyk8s.scheduler.framework.runtime import Framework, Profile, Registry
@@ -75,6 +76,45 @@ def build_cache(nodes: Iterable[Obj], assigned_pods: Iterable[Obj] = ()) -> Cach
     return cache
 
 
+_ObjList = list[Obj]  # (module-level aliases: inside StaticLister `list` names the method)
+_KeyList = list[str]
+
+
+class StaticLister:
+    """A read-only Lister over a fixed set of objects (what an informer's cache would hold)."""
+
+    def __init__(self, objs: Iterable[Obj] = ()) -> None:
+        self.objs: dict[str, Obj] = {object_key(o): o for o in objs}
+
+    def get(self, key: str) -> Obj | None:
+        return self.objs.get(key)
+
+    def list(self, namespace: str | None = None) -> _ObjList:
+        if namespace is None:
+            return list(self.objs.values())
+        return [o for o in self.objs.values() if (o.get("metadata") or {}).get("namespace") == namespace]
+
+    def by_index(self, index_name: str, value: str) -> _ObjList:
+        raise KeyError(index_name)
+
+    def keys(self) -> _KeyList:
+        return list(self.objs)
+
+
+class StaticListers:
+    """Listers by resource for plugins that read other objects (ReplicaSets, Services, Namespaces, ...).
+    A resource given no objects has an empty lister, as a synced informer with nothing in it."""
+
+    def __init__(self, objects: Mapping[Resource, Iterable[Obj]] | None = None) -> None:
+        self._listers: dict[Resource, StaticLister] = {r: StaticLister(objs) for r, objs in (objects or {}).items()}
+
+    def __call__(self, resource: Resource) -> Lister:
+        found = self._listers.get(resource)
+        if found is None:
+            found = self._listers[resource] = StaticLister()
+        return found
+
+
 class _NoClient:
     """Stands in for the API client where nothing must call it."""
 
@@ -82,12 +122,15 @@ class _NoClient:
         raise SchedulingError(f"the offline scheduler makes no API calls ({name})")
 
 
-def offline_framework(cache: Cache, *, profile: Profile | None = None, registry: Registry | None = None) -> Framework:
+def offline_framework(cache: Cache, *, profile: Profile | None = None, registry: Registry | None = None,
+                      listers: Callable[[Resource], Lister] | None = None) -> Framework:
+    """A Framework over `cache` that makes no API calls; `listers` (e.g. StaticListers) serve the objects
+    plugins look up (without them every lister is missing, as for a scheduler with no such informer)."""
     if registry is None:
         from pyk8s.scheduler.plugins.registry import in_tree_registry
 
         registry = in_tree_registry()
-    return Framework(profile or Profile(), registry, client=_NoClient(), snapshot=cache.snapshot)
+    return Framework(profile or Profile(), registry, client=_NoClient(), snapshot=cache.snapshot, listers=listers)
 
 
 @dataclass
@@ -103,13 +146,14 @@ class OfflineResult:
 
 def schedule_offline(cache: Cache, pods: Iterable[Obj], *, profile: Profile | None = None,
                      registry: Registry | None = None, percentage_of_nodes_to_score: int = 0, seed: int = 0,
-                     on_pod: Callable[[PodInfo, str | None], None] | None = None) -> OfflineResult:
+                     on_pod: Callable[[PodInfo, str | None], None] | None = None,
+                     listers: Callable[[Resource], Lister] | None = None) -> OfflineResult:
     """Run the decision loop (PreFilter..Score, select host, assume, Reserve, Permit) for each pod in turn.
 
     `placements` maps "ns/name" to the chosen node (None when it did not fit; `failures` has the FitError
     message). The cache ends up with every placed pod assumed on its node.
     """
-    fwk = offline_framework(cache, profile=profile, registry=registry)
+    fwk = offline_framework(cache, profile=profile, registry=registry, listers=listers)
     algo = SchedulingAlgorithm(percentage_of_nodes_to_score, random.Random(seed))
     snapshot = cache.snapshot
     out = OfflineResult()

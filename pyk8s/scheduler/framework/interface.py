@@ -23,7 +23,8 @@ from pyk8s.base.clock import Clock
 from pyk8s.client.interface import Client, Lister, Obj
 
 if TYPE_CHECKING:
-    from pyk8s.scheduler.framework.types import ImageState, NodeInfo, PodInfo
+    from pyk8s.api.labels import Selector as LabelSelector
+    from pyk8s.scheduler.framework.types import ImageState, LabelSetKey, NodeInfo, PodInfo
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -345,6 +346,21 @@ class SnapshotLister(Protocol):
 
     def image_state(self, image: str) -> ImageState | None:
         """The image (by normalized name) if any node reports it."""
+
+    def matching_label_sets(self, namespace: str, selector: LabelSelector, *,
+                            terminating: bool = False) -> frozenset[LabelSetKey]:
+        """The label sets of the cache's pods in `namespace` that `selector` matches (terminating pods' sets
+        only if `terminating`); count them per node with NodeInfo.count_label_sets (for `indexed` nodes)."""
+
+    def pod_namespaces(self) -> list[str]:
+        """The namespaces of the cache's pods."""
+
+    def topology_counts(self, topology_key: str) -> dict[LabelSetKey, dict[str | None, int]] | None:
+        """Pods on every node per label set and per value of the node label `topology_key` (None: nodes
+        without it); None when the key is not indexed. Read-only."""
+
+    def nodes_with_label(self, key: str) -> int:
+        """How many nodes carry the label `key`."""
 
 
 class Handle(Protocol):

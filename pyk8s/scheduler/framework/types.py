@@ -8,7 +8,7 @@ hot fields are plain ints in __slots__. Quantities are parsed through a memo (th
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pyk8s.api import errors
@@ -329,6 +329,15 @@ class HostPortInfo:
 
 # ---- pods ----
 
+# (namespace, labels, terminating): pods that no label selector, namespace check or "skip terminating pods" rule
+# can tell apart. NodeInfo counts its pods per key, so a selector is matched once per distinct key.
+LabelSetKey = tuple[str, frozenset[tuple[str, str]], bool]
+
+
+def label_set_key(namespace: str, labels: Mapping[str, str], terminating: bool) -> LabelSetKey:
+    return (namespace, frozenset(labels.items()), terminating)
+
+
 def pod_pvc_keys(pod: Obj) -> tuple[str, ...]:
     """"namespace/claim" of every PVC the pod uses, generic ephemeral volumes included."""
     md = pod.get("metadata") or {}
@@ -347,7 +356,7 @@ class PodInfo:
     """A pod plus what the scheduler computes once about it. `pod` is the informer's dict: read-only."""
 
     __slots__ = (
-        "has_affinity", "has_required_anti_affinity", "host_ports", "key", "labels", "name", "namespace",
+        "has_affinity", "has_required_anti_affinity", "host_ports", "key", "label_set", "labels", "name", "namespace",
         "node_name", "non_zero_cpu", "non_zero_mem", "parse_error", "pod", "preferred_affinity_terms",
         "preferred_anti_affinity_terms", "priority", "pvc_keys", "requests", "required_affinity_terms",
         "required_anti_affinity_terms", "uid", "uid_key",
@@ -360,6 +369,7 @@ class PodInfo:
     namespace: str
     name: str
     labels: Mapping[str, str]
+    label_set: LabelSetKey
     node_name: str
     priority: int
     requests: Resource
@@ -385,6 +395,7 @@ class PodInfo:
         self.uid = md.get("uid") or ""
         self.uid_key = self.uid or self.key
         self.labels = md.get("labels") or {}
+        self.label_set = label_set_key(self.namespace, self.labels, bool(md.get("deletionTimestamp")))
         self.node_name = spec.get("nodeName") or ""
         self.priority = resolve_priority(pod) if priority is None else priority
         amounts = pod_requests(pod)
@@ -425,12 +436,19 @@ class PodInfo:
                 WeightedAffinityTerm(_parse_affinity_term(pod, w.get("podAffinityTerm") or {}), int(w.get("weight") or 0)))
 
     def with_pod(self, pod: Obj) -> PodInfo:
-        """This PodInfo for another version of the same pod whose spec is unchanged (e.g. nodeName set)."""
+        """This PodInfo for another version of the same pod whose spec is unchanged (e.g. nodeName set); labels
+        and the terminating mark are read from the new version."""
         c = PodInfo.__new__(PodInfo)
         for slot in PodInfo.__slots__:
             setattr(c, slot, getattr(self, slot))
         c.pod = pod
         c.node_name = (pod.get("spec") or {}).get("nodeName") or ""
+        md = pod.get("metadata") or {}
+        labels = md.get("labels") or {}
+        terminating = bool(md.get("deletionTimestamp"))
+        if labels != self.labels or terminating != self.label_set[2]:
+            c.labels = labels
+            c.label_set = label_set_key(self.namespace, labels, terminating)
         return c
 
     @property
@@ -477,13 +495,15 @@ class NodeInfo:
 
     __slots__ = (
         "alloc_cpu", "alloc_eph", "alloc_mem", "alloc_pods", "allocatable", "filter_taints", "generation",
-        "image_states", "labels", "name", "node", "non_zero_cpu", "non_zero_mem", "pods", "pods_with_affinity",
-        "pods_with_required_anti_affinity", "prefer_taints", "pvc_ref_counts", "req_cpu", "req_eph", "req_mem",
-        "requested", "taints", "unschedulable", "used_ports",
+        "image_states", "indexed", "label_sets", "labels", "name", "node", "non_zero_cpu", "non_zero_mem", "pods",
+        "pods_with_affinity", "pods_with_required_anti_affinity", "prefer_taints", "pvc_ref_counts", "req_cpu",
+        "req_eph", "req_mem", "requested", "taints", "unschedulable", "used_ports",
     )
 
     # Flat mirrors of allocatable / requested cpu, memory, ephemeral storage and the pod count, read by the
     # per-node loops of Filter and Score: alloc_cpu, alloc_mem, alloc_eph, alloc_pods, req_cpu, req_mem, req_eph.
+    # `label_sets` counts the pods per LabelSetKey. `indexed` is True for the cache's own NodeInfos, whose label
+    # sets are all known to the cache's LabelSetIndex (clones and NodeInfos built elsewhere are not).
 
     def __init__(self, node: Obj | None = None) -> None:
         self.node: Obj | None = None
@@ -497,6 +517,8 @@ class NodeInfo:
         self.pods: dict[str, PodInfo] = {}
         self.pods_with_affinity: dict[str, PodInfo] = {}
         self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
+        self.label_sets: dict[LabelSetKey, int] = {}
+        self.indexed = False
         self.used_ports = HostPortInfo()
         self.requested = Resource()
         self.non_zero_cpu = 0
@@ -541,16 +563,30 @@ class NodeInfo:
             self.pods_with_required_anti_affinity[k] = pi
         self._update(pi, 1)
 
-    def remove_pod(self, pi: PodInfo) -> bool:
-        """Remove the pod with `pi`'s uid; False when it is not on this node."""
+    def remove_pod(self, pi: PodInfo) -> PodInfo | None:
+        """Remove the pod with `pi`'s uid and return the PodInfo that was counted; None when it is not here."""
         k = pi.uid_key
         old = self.pods.pop(k, None)
         if old is None:
-            return False
+            return None
         self.pods_with_affinity.pop(k, None)
         self.pods_with_required_anti_affinity.pop(k, None)
         self._update(old, -1)
-        return True
+        return old
+
+    def count_label_sets(self, keys: Collection[LabelSetKey]) -> int:
+        """How many pods here have one of `keys` (iterating whichever side is smaller)."""
+        counts = self.label_sets
+        n = 0
+        if len(keys) < len(counts):
+            get = counts.get
+            for k in keys:
+                n += get(k, 0)
+        else:
+            for k, c in counts.items():
+                if k in keys:
+                    n += c
+        return n
 
     def _update(self, pi: PodInfo, sign: int) -> None:
         r = pi.requests
@@ -566,6 +602,12 @@ class NodeInfo:
                 req.scalar[name] = req.scalar.get(name, 0) + sign * v
         self.non_zero_cpu += sign * pi.non_zero_cpu
         self.non_zero_mem += sign * pi.non_zero_mem
+        ls = pi.label_set
+        n = self.label_sets.get(ls, 0) + sign
+        if n > 0:
+            self.label_sets[ls] = n
+        else:
+            self.label_sets.pop(ls, None)
         if pi.host_ports:
             for ip, proto, port in pi.host_ports:
                 if sign > 0:
@@ -595,6 +637,8 @@ class NodeInfo:
         c.pods = dict(self.pods)
         c.pods_with_affinity = dict(self.pods_with_affinity)
         c.pods_with_required_anti_affinity = dict(self.pods_with_required_anti_affinity)
+        c.label_sets = dict(self.label_sets)
+        c.indexed = False
         c.used_ports = self.used_ports.clone()
         c.requested = self.requested.clone()
         c.non_zero_cpu = self.non_zero_cpu

@@ -1,6 +1,10 @@
 """InterPodAffinity: required pod affinity / anti-affinity (the incoming pod's and the existing pods') filter
 nodes by topology domain; preferred terms and existing pods' terms score them (upstream
-plugins/interpodaffinity filtering.go and scoring.go)."""
+plugins/interpodaffinity filtering.go and scoring.go).
+
+The incoming pod's terms are tested against existing pods by label set, not pod by pod: a term matches the
+label sets Snapshot.matching_label_sets finds, and each of the cache's NodeInfos counts its pods per label set
+(NodeInfos from elsewhere are still visited pod by pod)."""
 
 from __future__ import annotations
 
@@ -19,9 +23,10 @@ from pyk8s.scheduler.framework.interface import (
     EventResource,
     Handle,
     PreFilterResult,
+    SnapshotLister,
     Status,
 )
-from pyk8s.scheduler.framework.types import AffinityTerm, NodeInfo, PodInfo, WeightedAffinityTerm
+from pyk8s.scheduler.framework.types import AffinityTerm, LabelSetKey, NodeInfo, PodInfo, WeightedAffinityTerm
 
 NAME = "InterPodAffinity"
 PRE_FILTER_STATE_KEY = "PreFilter" + NAME
@@ -55,6 +60,19 @@ def _matches_all(terms: Sequence[AffinityTerm], pod: PodInfo) -> bool:
     if not terms:
         return False
     return all(_matches(t, pod, {}) for t in terms)
+
+
+def term_label_sets(snapshot: SnapshotLister, term: AffinityTerm) -> frozenset[LabelSetKey]:
+    """The label sets of the cache's pods (terminating ones included) that `_matches(term, pod, {})` accepts."""
+    if term.namespace_selector is not NOTHING and term.namespace_selector.matches({}):
+        namespaces: Sequence[str] = snapshot.pod_namespaces()
+    else:
+        namespaces = sorted(term.namespaces)
+    found: frozenset[LabelSetKey] = frozenset()
+    for ns in namespaces:
+        keys = snapshot.matching_label_sets(ns, term.selector, terminating=True)
+        found = keys if not found else found | keys
+    return found
 
 
 class _FilterState:
@@ -175,20 +193,45 @@ class InterPodAffinity:
                         if t.topology_key in labels and _matches(t, pod, s.namespace_labels):
                             _bump(s.existing_anti_affinity_counts, (t.topology_key, labels[t.topology_key]), 1)
         if s.required_affinity or s.required_anti_affinity:
+            snapshot = self.handle.snapshot()
+            # Label sets matching every required affinity term, and those matching each anti-affinity term.
+            affinity_keys: frozenset[LabelSetKey] = frozenset()
+            for i, t in enumerate(s.required_affinity):
+                keys = term_label_sets(snapshot, t)
+                affinity_keys = keys if i == 0 else affinity_keys & keys
+            anti_keys = [(t, term_label_sets(snapshot, t)) for t in s.required_anti_affinity]
             for ni in nodes:
                 labels = ni.labels
-                for existing in ni.pods.values():
-                    if s.required_affinity and _matches_all(s.required_affinity, existing):
+                if not ni.indexed:
+                    self._count_pod_by_pod(s, ni)
+                    continue
+                if affinity_keys:
+                    n = ni.count_label_sets(affinity_keys)
+                    if n:
                         for t in s.required_affinity:
                             if t.topology_key in labels:
-                                _bump(s.affinity_counts, (t.topology_key, labels[t.topology_key]), 1)
-                    for t in s.required_anti_affinity:
-                        if t.topology_key in labels and _matches(t, existing, {}):
-                            _bump(s.anti_affinity_counts, (t.topology_key, labels[t.topology_key]), 1)
+                                _bump(s.affinity_counts, (t.topology_key, labels[t.topology_key]), n)
+                for t, keys in anti_keys:
+                    if t.topology_key in labels:
+                        n = ni.count_label_sets(keys)
+                        if n:
+                            _bump(s.anti_affinity_counts, (t.topology_key, labels[t.topology_key]), n)
         if not s.existing_anti_affinity_counts and not s.required_affinity and not s.required_anti_affinity:
             return None, _SKIP
         state.write(PRE_FILTER_STATE_KEY, s)
         return None, None
+
+    @staticmethod
+    def _count_pod_by_pod(s: _FilterState, ni: NodeInfo) -> None:
+        labels = ni.labels
+        for existing in ni.pods.values():
+            if s.required_affinity and _matches_all(s.required_affinity, existing):
+                for t in s.required_affinity:
+                    if t.topology_key in labels:
+                        _bump(s.affinity_counts, (t.topology_key, labels[t.topology_key]), 1)
+            for t in s.required_anti_affinity:
+                if t.topology_key in labels and _matches(t, existing, {}):
+                    _bump(s.anti_affinity_counts, (t.topology_key, labels[t.topology_key]), 1)
 
     def pre_filter_extensions(self) -> InterPodAffinity:
         return self
@@ -249,14 +292,29 @@ class InterPodAffinity:
                           for w in pod.preferred_anti_affinity_terms]
         ns_labels = self._namespace_labels(pod.namespace)
         s = _ScoreState()
+        # The incoming pod's terms against every existing pod, by label set: (term, weight x sign, label sets).
+        incoming = [(w.term, w.weight, term_label_sets(snapshot, w.term)) for w in preferred]
+        incoming += [(w.term, -w.weight, term_label_sets(snapshot, w.term)) for w in preferred_anti]
         for ni in all_nodes:
             node_labels = ni.labels
             if not node_labels:
                 continue
-            pods = ni.pods.values() if has_constraints else ni.pods_with_affinity.values()
-            for existing in pods:
-                s.process_terms(preferred, existing, {}, node_labels, 1)
-                s.process_terms(preferred_anti, existing, {}, node_labels, -1)
+            if has_constraints:
+                if ni.indexed:
+                    for term, weight, keys in incoming:
+                        v = node_labels.get(term.topology_key)
+                        if v is None:
+                            continue
+                        n = ni.count_label_sets(keys)
+                        if n:
+                            by_value = s.topology_score.setdefault(term.topology_key, {})
+                            by_value[v] = by_value.get(v, 0) + weight * n
+                else:
+                    for existing in ni.pods.values():
+                        s.process_terms(preferred, existing, {}, node_labels, 1)
+                        s.process_terms(preferred_anti, existing, {}, node_labels, -1)
+            # The existing pods' own terms against the incoming pod.
+            for existing in ni.pods_with_affinity.values():
                 if self.hard_pod_affinity_weight > 0:
                     for t in existing.required_affinity_terms:
                         s.process_term(t, self.hard_pod_affinity_weight, pod, ns_labels, node_labels, 1)

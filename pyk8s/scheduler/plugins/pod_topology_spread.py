@@ -6,6 +6,11 @@ minimum counts as 0 while fewer than minDomains domains exist. Score prefers nod
 matching pods, for the pod's ScheduleAnyway constraints or, when the pod has none, the system default
 constraints (hostname maxSkew 3, zone maxSkew 5) with a selector built from the Services, ReplicationControllers,
 ReplicaSets and StatefulSets that select the pod.
+
+Counting matching pods is the cost that grows with the cluster, so it never visits pods one by one on the
+cache's nodes: the selector is matched once per distinct label set (Snapshot.matching_label_sets) and each
+node's per-label-set counts are summed; PreScore's cluster-wide count per domain reads the cache's per-topology
+totals (Snapshot.topology_counts) when every node is eligible, instead of visiting every node.
 """
 
 from __future__ import annotations
@@ -41,9 +46,10 @@ from pyk8s.scheduler.framework.interface import (
     EventResource,
     Handle,
     PreFilterResult,
+    SnapshotLister,
     Status,
 )
-from pyk8s.scheduler.framework.types import LABEL_HOSTNAME, LABEL_ZONE, NodeInfo, PodInfo
+from pyk8s.scheduler.framework.types import LABEL_HOSTNAME, LABEL_ZONE, LabelSetKey, NodeInfo, PodInfo
 
 NAME = "PodTopologySpread"
 PRE_FILTER_STATE_KEY = "PreFilter" + NAME
@@ -55,6 +61,7 @@ SCHEDULE_ANYWAY = "ScheduleAnyway"
 HONOR = "Honor"
 IGNORE = "Ignore"
 MAX_INT32 = 2**31 - 1
+OWNER_SELECTOR_MEMO_LIMIT = 4096
 
 SYSTEM_DEFAULT_CONSTRAINTS: tuple[Obj, ...] = (
     {"topologyKey": LABEL_HOSTNAME, "whenUnsatisfiable": SCHEDULE_ANYWAY, "maxSkew": 3},
@@ -111,6 +118,7 @@ def node_has_all_keys(labels: Mapping[str, str], constraints: Sequence[Constrain
 
 
 def count_pods_match_selector(node: NodeInfo, selector: Selector, namespace: str) -> int:
+    """Pods on `node` in `namespace`, not terminating, that `selector` matches, visiting every pod."""
     n = 0
     for pi in node.pods.values():
         if pi.namespace != namespace or pi.deleting:
@@ -118,6 +126,38 @@ def count_pods_match_selector(node: NodeInfo, selector: Selector, namespace: str
         if selector.matches(pi.labels):
             n += 1
     return n
+
+
+class MatchCounter:
+    """count(node) = count_pods_match_selector(node, selector, namespace), through the cache's label-set index
+    for the cache's own NodeInfos and pod by pod for others (clones, NodeInfos built by tests)."""
+
+    __slots__ = ("keys", "namespace", "only", "selector")
+
+    def __init__(self, snapshot: SnapshotLister, selector: Selector, namespace: str) -> None:
+        self.selector = selector
+        self.namespace = namespace
+        self.keys: frozenset[LabelSetKey] = snapshot.matching_label_sets(namespace, selector)
+        # The usual case, a ReplicaSet's pods: one label set.
+        self.only: LabelSetKey | None = next(iter(self.keys)) if len(self.keys) == 1 else None
+
+    def count(self, node: NodeInfo) -> int:
+        if node.indexed:
+            if self.only is not None:
+                return node.label_sets.get(self.only, 0)
+            return node.count_label_sets(self.keys)
+        return count_pods_match_selector(node, self.selector, self.namespace)
+
+
+def _counters(snapshot: SnapshotLister, constraints: Sequence[Constraint], namespace: str) -> list[MatchCounter]:
+    by_selector: dict[Selector, MatchCounter] = {}
+    out: list[MatchCounter] = []
+    for c in constraints:
+        counter = by_selector.get(c.selector)
+        if counter is None:
+            counter = by_selector[c.selector] = MatchCounter(snapshot, c.selector, namespace)
+        out.append(counter)
+    return out
 
 
 class _FilterState:
@@ -146,10 +186,11 @@ class _FilterState:
 
 
 class _ScoreState:
-    __slots__ = ("constraints", "ignored_nodes", "tp_counts", "weights")
+    __slots__ = ("constraints", "counters", "ignored_nodes", "tp_counts", "weights")
 
-    def __init__(self, constraints: list[Constraint]) -> None:
+    def __init__(self, constraints: list[Constraint], counters: list[MatchCounter]) -> None:
         self.constraints = constraints
+        self.counters = counters
         self.ignored_nodes: set[str] = set()
         self.tp_counts: list[dict[str, int]] = [{} for _ in constraints]
         self.weights: list[float] = []
@@ -159,7 +200,11 @@ class _ScoreState:
 
 
 def round_half_away(x: float) -> int:
-    return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
+    """Go's math.Round: halves away from zero (floor(x + 0.5) would round 0.49999999999999994 up)."""
+    if x < 0:
+        return -round_half_away(-x)
+    t = math.floor(x)
+    return t + 1 if x - t >= 0.5 else t
 
 
 class PodTopologySpread:
@@ -175,6 +220,9 @@ class PodTopologySpread:
         else:
             self.default_constraints = SYSTEM_DEFAULT_CONSTRAINTS
             self.system_defaulted = True
+        # "ns/name" of a ReplicaSet / StatefulSet -> (the object, its parsed spec.selector or None if invalid);
+        # valid while the lister returns that same object.
+        self._owner_selectors: dict[tuple[str, str], tuple[Obj, Selector | None]] = {}
 
     # ---- constraints ----
 
@@ -214,13 +262,26 @@ class PodTopologySpread:
         elif (kind, api_version) in (("ReplicaSet", "apps/v1"), ("StatefulSet", "apps/v1")):
             owner_obj = self._lister_get(REPLICA_SETS if kind == "ReplicaSet" else STATEFUL_SETS, key)
             if owner_obj is not None:
-                try:
-                    other = from_label_selector((owner_obj.get("spec") or {}).get("selector"))
-                except errors.StatusError:
+                other = self._owner_selector(kind, key, owner_obj)
+                if other is None:
                     return selector
                 if other is not NOTHING and other.requirements:
                     selector = selector.add(*other.requirements)
         return selector
+
+    def _owner_selector(self, kind: str, key: str, owner: Obj) -> Selector | None:
+        """The owner's parsed spec.selector (None when invalid), parsed once per version of the object."""
+        hit = self._owner_selectors.get((kind, key))
+        if hit is not None and hit[0] is owner:
+            return hit[1]
+        try:
+            parsed: Selector | None = from_label_selector((owner.get("spec") or {}).get("selector"))
+        except errors.StatusError:
+            parsed = None
+        if len(self._owner_selectors) >= OWNER_SELECTOR_MEMO_LIMIT:
+            self._owner_selectors.clear()
+        self._owner_selectors[(kind, key)] = (owner, parsed)
+        return parsed
 
     def _default_constraints(self, pod: PodInfo, action: str) -> list[Constraint]:
         try:
@@ -254,6 +315,7 @@ class PodTopologySpread:
             return None, _SKIP
         s = _FilterState(constraints)
         required = RequiredNodeAffinity(pod.pod)
+        counters = _counters(self.handle.snapshot(), constraints, pod.namespace)
         for ni in nodes:
             labels = ni.labels
             if not node_has_all_keys(labels, constraints):
@@ -263,7 +325,7 @@ class PodTopologySpread:
                     continue
                 v = labels[c.topology_key]
                 counts = s.tp_counts[i]
-                counts[v] = counts.get(v, 0) + count_pods_match_selector(ni, c.selector, pod.namespace)
+                counts[v] = counts.get(v, 0) + counters[i].count(ni)
         for i in range(len(constraints)):
             s.recompute(i)
         state.write(PRE_FILTER_STATE_KEY, s)
@@ -314,7 +376,8 @@ class PodTopologySpread:
     # ---- scoring ----
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status | None:
-        all_nodes = self.handle.snapshot().node_infos()
+        snapshot = self.handle.snapshot()
+        all_nodes = snapshot.node_infos()
         if not all_nodes:
             return _SKIP
         own = bool((pod.pod.get("spec") or {}).get("topologySpreadConstraints"))
@@ -325,57 +388,105 @@ class PodTopologySpread:
         if not constraints:
             return _SKIP
         require_all = own or not self.system_defaulted
-        s = _ScoreState(constraints)
-        sizes = [0] * len(constraints)
-        for ni in nodes:
-            if require_all and not node_has_all_keys(ni.labels, constraints):
-                s.ignored_nodes.add(ni.name)
-                continue
-            for i, c in enumerate(constraints):
-                if c.topology_key == LABEL_HOSTNAME:
-                    continue
-                v = ni.labels.get(c.topology_key, "")
-                if v not in s.tp_counts[i]:
-                    s.tp_counts[i][v] = 0
-                    sizes[i] += 1
+        s = _ScoreState(constraints, _counters(snapshot, constraints, pod.namespace))
+        eligible: Sequence[NodeInfo] = nodes
+        if require_all:
+            eligible = []
+            for ni in nodes:
+                if node_has_all_keys(ni.labels, constraints):
+                    eligible.append(ni)
+                else:
+                    s.ignored_nodes.add(ni.name)
         for i, c in enumerate(constraints):
-            size = len(nodes) - len(s.ignored_nodes) if c.topology_key == LABEL_HOSTNAME else sizes[i]
-            s.weights.append(math.log(size + 2))
-        required = RequiredNodeAffinity(pod.pod)
-        for ni in all_nodes:
-            if require_all and not node_has_all_keys(ni.labels, constraints):
+            key = c.topology_key
+            if key == LABEL_HOSTNAME:
+                s.weights.append(math.log(len(eligible) + 2))
                 continue
-            for i, c in enumerate(constraints):
-                if not c.matches_node_inclusion_policies(pod, ni, required):
+            # The domains of the filtered nodes (a missing label reads as ""), each starting at 0.
+            domains = {ni.labels.get(key, "") for ni in eligible}
+            s.tp_counts[i] = dict.fromkeys(domains, 0)
+            s.weights.append(math.log(len(domains) + 2))
+        required = RequiredNodeAffinity(pod.pod)
+        # Hostname domains are counted node by node in Score: only the other constraints count here.
+        pending = [i for i, c in enumerate(constraints) if c.topology_key != LABEL_HOSTNAME and s.tp_counts[i]]
+        if pending and self._every_node_counts(snapshot, constraints, required, require_all, len(all_nodes)):
+            pending = [i for i in pending if not self._count_from_topology(snapshot, s, i, require_all)]
+        if pending:
+            for ni in all_nodes:
+                if require_all and not node_has_all_keys(ni.labels, constraints):
                     continue
-                counts = s.tp_counts[i]
-                v = ni.labels.get(c.topology_key, "")
-                if v not in counts:
-                    continue
-                counts[v] += count_pods_match_selector(ni, c.selector, pod.namespace)
+                for i in pending:
+                    c = constraints[i]
+                    if not c.matches_node_inclusion_policies(pod, ni, required):
+                        continue
+                    counts = s.tp_counts[i]
+                    v = ni.labels.get(c.topology_key, "")
+                    if v not in counts:
+                        continue
+                    counts[v] += s.counters[i].count(ni)
         state.write(PRE_SCORE_STATE_KEY, s)
         return None
+
+    @staticmethod
+    def _every_node_counts(snapshot: SnapshotLister, constraints: Sequence[Constraint], required: RequiredNodeAffinity,
+                           require_all: bool, num_nodes: int) -> bool:
+        """Would PreScore's loop over all nodes count every node for every constraint (no inclusion policy
+        excludes one, and a node missing some topology key only ever misses the constraint's own key)?"""
+        for c in constraints:
+            if c.node_taints_policy == HONOR or (c.node_affinity_policy == HONOR and not required.is_empty()):
+                return False
+        if require_all and len({c.topology_key for c in constraints}) > 1:
+            return all(snapshot.nodes_with_label(c.topology_key) == num_nodes for c in constraints)
+        return True
+
+    @staticmethod
+    def _count_from_topology(snapshot: SnapshotLister, s: _ScoreState, i: int, require_all: bool) -> bool:
+        """Fill tp_counts[i] from the cache's per-topology totals; False when the key is not indexed."""
+        totals = snapshot.topology_counts(s.constraints[i].topology_key)
+        if totals is None:
+            return False
+        counts = s.tp_counts[i]
+        for k in s.counters[i].keys:
+            by_value = totals.get(k)
+            if not by_value:
+                continue
+            for v, n in by_value.items():
+                if v is None:
+                    if require_all:
+                        continue  # upstream skips nodes without every topology key
+                    v = ""  # a missing label reads as ""
+                if v in counts:
+                    counts[v] += n
+        return True
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> tuple[list[int], Status | None]:
         s: _ScoreState | None = state.get(PRE_SCORE_STATE_KEY)
         if s is None:
             return [0] * len(nodes), None
-        out: list[int] = []
-        for ni in nodes:
-            if ni.name in s.ignored_nodes:
-                out.append(0)
+        # Constraint by constraint over all nodes, each node's float sum built in constraint order as upstream
+        # does node by node; a node without the constraint's topology label skips it.
+        totals = [0.0] * len(nodes)
+        for i, c in enumerate(s.constraints):
+            key, weight, base = c.topology_key, s.weights[i], c.max_skew - 1
+            if key != LABEL_HOSTNAME:
+                counts = s.tp_counts[i]
+                totals = [t + (counts.get(v, 0) * weight + base) if (v := ni.labels.get(key)) is not None else t
+                          for t, ni in zip(totals, nodes, strict=True)]
                 continue
-            total = 0.0
-            for i, c in enumerate(s.constraints):
-                v = ni.labels.get(c.topology_key)
-                if v is None:
-                    continue
-                if c.topology_key == LABEL_HOSTNAME:
-                    cnt = count_pods_match_selector(ni, c.selector, pod.namespace)
-                else:
-                    cnt = s.tp_counts[i].get(v, 0)
-                total += cnt * s.weights[i] + (c.max_skew - 1)
-            out.append(round_half_away(total))
+            counter = s.counters[i]
+            only = counter.only
+            if only is not None and all(ni.indexed for ni in nodes):
+                totals = [t + (ni.label_sets.get(only, 0) * weight + base) if key in ni.labels else t
+                          for t, ni in zip(totals, nodes, strict=True)]
+            else:
+                count = counter.count
+                totals = [t + (count(ni) * weight + base) if key in ni.labels else t
+                          for t, ni in zip(totals, nodes, strict=True)]
+        # round_half_away of a non-negative total: int() truncates, then halves go up.
+        out = [(r := int(t)) + (t - r >= 0.5) for t in totals]
+        ignored = s.ignored_nodes
+        if ignored:
+            out = [0 if ni.name in ignored else v for ni, v in zip(nodes, out, strict=True)]
         return out, None
 
     def score_extensions(self) -> PodTopologySpread:
@@ -385,6 +496,16 @@ class PodTopologySpread:
                         scores: list[int]) -> Status | None:
         s: _ScoreState | None = state.get(PRE_SCORE_STATE_KEY)
         if s is None:
+            return None
+        if not s.ignored_nodes:
+            if not scores:
+                return None
+            least, top = min(scores), max(max(scores), 0)
+            if top == 0:
+                scores[:] = [MAX_NODE_SCORE] * len(scores)
+            else:
+                total = top + least
+                scores[:] = [MAX_NODE_SCORE * (total - v) // top for v in scores]
             return None
         lo, hi = None, 0
         for ni, v in zip(nodes, scores, strict=True):

@@ -183,3 +183,71 @@ def test_nominated_pods():
     b["status"]["nominatedNodeName"] = "n3"
     q.add(PodInfo(b))
     assert [p.name for p in q.nominated_pods_for_node("n3")] == ["b"]
+
+
+def test_cluster_events_visit_only_pods_rejected_by_plugins_registered_for_them():
+    calls: list[str] = []
+
+    def hint(pod, old, new):
+        calls.append(pod.name)
+        return QueueingHint.QUEUE
+
+    events = [("A", ClusterEventWithHint(ClusterEvent(EventResource.NODE, ActionType.ADD), hint)),
+              ("D", ClusterEventWithHint(ClusterEvent(EventResource.NODE, ActionType.ADD), hint)),
+              ("B", ClusterEventWithHint(ClusterEvent(EventResource.POD, ActionType.DELETE), hint))]
+    q = SchedulingQueue(clock=FakeClock(), events=events)
+    rejectors = [{"B"}] * 500 + [{"A"}, {"C"}, {"D"}, {"A", "B"}, {"B"}, {"D"}]
+    for i in range(len(rejectors)):
+        q.add(pi(f"p{i}"))
+    popped = [q.try_pop() for _ in rejectors]
+    for qpi, plugins in zip(popped, rejectors, strict=True):
+        qpi.unschedulable_plugins = set(plugins)
+        assert q.add_unschedulable_if_not_present(qpi, q.scheduling_cycle) == UNSCHEDULABLE_PODS
+    # Only the pods rejected by A or D are looked at, in the order they were parked.
+    assert q.move_all_to_active_or_backoff(EVENT_NODE_ADD, None, make_node("n")) == 4
+    assert calls == ["p500", "p502", "p503", "p505"]
+    assert q.where("default/p503") == BACKOFF_Q and q.where("default/p501") == UNSCHEDULABLE_PODS
+    assert q.move_all_to_active_or_backoff(EVENT_NODE_ADD) == 0
+    calls.clear()
+    assigned_delete = ClusterEvent(EventResource.ASSIGNED_POD, ActionType.DELETE)
+    assert q.move_all_to_active_or_backoff(assigned_delete, make_pod("x"), None) == 501
+    assert len(calls) == 501 and q.num_unschedulable() == 1
+    assert q.where("default/p501") == UNSCHEDULABLE_PODS  # rejected by a plugin without events: only the timeout helps
+    assert q.move_all_on_timeout() == 1 and q.num_unschedulable() == 0
+
+
+def test_unschedulable_index_follows_updates_deletes_and_activation():
+    calls: list[str] = []
+
+    def hint(pod, old, new):
+        calls.append(pod.name)
+        return QueueingHint.QUEUE_SKIP
+
+    clock = FakeClock()
+    q = SchedulingQueue(clock=clock, events=[
+        ("A", ClusterEventWithHint(ClusterEvent(EventResource.NODE, ActionType.ADD), hint))])
+    for name in ("a", "b", "c"):
+        q.add(pi(name))
+    for _ in range(3):
+        qpi = q.try_pop()
+        qpi.unschedulable_plugins = {"A"}
+        q.add_unschedulable_if_not_present(qpi, q.scheduling_cycle)
+    q.delete(pi("a"))
+    q.activate([pi("b")])
+    q.move_all_to_active_or_backoff(EVENT_NODE_ADD)
+    assert calls == ["c"]
+    # A spec change requeues "c"; when it fails again for another plugin the event no longer concerns it.
+    new = make_pod("c", spec={"nodeSelector": {"x": "y"}})
+    q.update(pi("c"), PodInfo(new))
+    assert q.where("default/c") == BACKOFF_Q
+    clock.step(2)
+    q.flush_backoff_completed()
+    popped = {}
+    while (qpi := q.try_pop()) is not None:
+        popped[qpi.key] = qpi
+    assert set(popped) == {"default/b", "default/c"}
+    popped["default/c"].unschedulable_plugins = {"Other"}
+    assert q.add_unschedulable_if_not_present(popped["default/c"], q.scheduling_cycle) == UNSCHEDULABLE_PODS
+    calls.clear()
+    q.move_all_to_active_or_backoff(EVENT_NODE_ADD)
+    assert calls == [] and q.where("default/c") == UNSCHEDULABLE_PODS

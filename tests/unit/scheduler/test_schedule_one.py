@@ -253,3 +253,25 @@ def test_events_name_the_pod_kind_even_for_list_items():
     assert (ref["kind"], ref["apiVersion"], ref["metadata"]["uid"]) == ("Pod", "v1", "u")
     full = make_pod("q")
     assert with_pod_kind(full) is full
+
+
+async def test_reserve_plugin_exception_undoes_the_assumption_and_requeues():
+    env = Env()
+    await env.node(make_node("n1"))
+    created = await env.pod(make_pod("p"))
+
+    class Broken:
+        name = "Broken"
+
+        def reserve(self, state, pod, node_name):
+            raise RuntimeError("reserve bug")
+
+        def unreserve(self, state, pod, node_name):
+            pass
+
+    env.fwk.reserve_plugins.append(Broken())
+    await env.step()
+    assert env.queue.where("default/p") == BACKOFF_Q
+    assert not env.cache.is_assumed(PodInfo(created).uid_key)
+    assert not [a for a in env.fake.actions if a.subresource == "binding"]
+

@@ -132,3 +132,39 @@ def test_node_update_events():
     beat2 = make_node("n")
     beat2["status"]["conditions"] = [{"type": "Ready", "status": "True", "lastHeartbeatTime": "y"}]
     assert node_update_events(heartbeat, beat2) == []
+
+
+async def test_updates_of_bound_pods_reach_the_cache_without_reparsing(cluster: Cluster):
+    fake = cluster.fake
+    await fake.create(NODES, make_node("n1"))
+    await fake.create(PODS, make_pod("p", node_name="n1", labels={"app": "a"}))
+    await cluster.start()
+    cache = cluster.sched.cache
+    await eventually(lambda: cache.pod_count() == 1, cluster.clock)
+    first = next(iter(cache.pods()))
+    await fake.patch(PODS, "p", {"status": {"phase": "Running"}}, "default", subresource="status")
+    await eventually(lambda: next(iter(cache.pods())).pod["status"].get("phase") == "Running", cluster.clock)
+    running = next(iter(cache.pods()))
+    # Same spec: the parsed requests are carried over, only the pod object changes.
+    assert running is not first and running.requests is first.requests
+    assert cache.nodes["n1"].label_sets == {first.label_set: 1}
+    await fake.patch(PODS, "p", {"metadata": {"labels": {"app": "b"}}}, "default")
+    await eventually(lambda: next(iter(cache.pods())).labels == {"app": "b"}, cluster.clock)
+    relabelled = next(iter(cache.pods()))
+    assert cache.nodes["n1"].label_sets == {relabelled.label_set: 1} and relabelled.label_set != first.label_set
+
+
+def test_unassigned_delete_of_an_assumed_pod_frees_its_node() -> None:
+    """Bound and deleted while the watch was down: the relist's delete carries the old, unassigned copy."""
+    from pyk8s.scheduler.framework.types import PodInfo
+
+    c = Cluster()
+    c.sched.cache.add_node(make_node("n1"))
+    pod = make_pod("p")
+    pod["metadata"]["uid"] = "uid-p"
+    bound = {**pod, "spec": {**pod["spec"], "nodeName": "n1"}}
+    c.sched.cache.assume_pod(PodInfo(bound))
+    uid = PodInfo(bound).uid_key
+    assert c.sched.cache.is_assumed(uid)
+    c.sched._on_pod_delete(pod)
+    assert not c.sched.cache.is_assumed(uid) and c.sched.cache.get_pod(uid) is None

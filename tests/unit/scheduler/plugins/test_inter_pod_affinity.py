@@ -101,3 +101,35 @@ def test_preemption_extension_remove_pod():
     assert pl.filter(state, pod, a1) is not None
     pl.remove_pod(state, pod, next(iter(a1.pods.values())), a1)
     assert pl.filter(state, pod, a1) is None
+
+
+def test_counting_by_label_set_agrees_with_counting_pod_by_pod(monkeypatch):
+    existing = [make_pod("w1", node_name="a1", labels={"app": "web"}),
+                make_pod("w2", node_name="a1", labels={"app": "web", "tier": "fe"}),
+                make_pod("w3", "other", node_name="b1", labels={"app": "web"}),
+                make_pod("d1", node_name="a2", labels={"app": "db"})]
+    cache, pl = setup(existing)
+    anywhere = {**term("web", "kubernetes.io/hostname"), "namespaceSelector": {}}
+    pod = PodInfo(make_pod("p", spec={"affinity": {
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term("web")],
+                        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5, "podAffinityTerm": anywhere}]},
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term("db", "kubernetes.io/hostname")],
+                            "preferredDuringSchedulingIgnoredDuringExecution": [
+                                {"weight": 2, "podAffinityTerm": term("web", "zone")}]}}}))
+
+    def run(nodes):
+        state = CycleState()
+        pl.pre_filter(state, pod, nodes)
+        f = state.get("PreFilterInterPodAffinity")
+        pl.pre_score(state, pod, nodes)
+        return f.affinity_counts, f.anti_affinity_counts, state.get("PreScoreInterPodAffinity").topology_score
+
+    nodes = cache.node_list()
+    indexed = run(nodes)
+    assert indexed[0] == {("zone", "a"): 2}
+    assert indexed[1] == {("kubernetes.io/hostname", "a2"): 1}
+    # web pods of every namespace attract (5 per pod) by hostname; same-namespace web pods repel (2) by zone.
+    assert indexed[2] == {"kubernetes.io/hostname": {"a1": 10, "b1": 5}, "zone": {"a": -4}}
+    clones = [ni.clone() for ni in nodes]
+    monkeypatch.setattr(cache.snapshot, "node_infos", lambda: clones)  # NodeInfos the index does not cover
+    assert run(clones) == indexed

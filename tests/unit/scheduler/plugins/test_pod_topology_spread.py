@@ -123,3 +123,75 @@ def test_add_remove_pod_extensions_update_counts():
     assert pl.filter(state, pod, a1) is not None
     pl.remove_pod(state, pod, next(iter(a1.pods.values())), a1)
     assert pl.filter(state, pod, a1) is None
+
+
+def _mixed_pods():
+    """web pods on a1 (2), a2 (1 + 1 terminating), a web pod of another namespace and a db pod on b1."""
+    terminating = web("w4", "a2")
+    terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return [web("w1", "a1"), web("w2", "a1"), web("w3", "a2"), terminating,
+            make_pod("o1", "other", node_name="b1", labels={"app": "web"}),
+            make_pod("d1", node_name="b1", labels={"app": "db"})]
+
+
+def _scores(pl, pod, nodes):
+    state = CycleState()
+    assert pl.pre_score(state, pod, nodes) is None
+    scores, _ = pl.score(state, pod, nodes)
+    pl.normalize_score(state, pod, nodes, scores)
+    return scores, state.get("PreScorePodTopologySpread").tp_counts
+
+
+def test_counting_by_label_set_agrees_with_counting_pod_by_pod(monkeypatch):
+    cache, pl = setup(_mixed_pods(), extra_nodes=[make_node("c1", labels={"zone": "c"})])
+    spec = {"topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": {"app": "web"}}},
+        {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": {"app": "web"}}}]}
+    pod = PodInfo(make_pod("p", labels={"app": "web"}, spec=spec))
+    nodes = cache.node_list()
+    fast, fast_counts = _scores(pl, pod, nodes)  # domain totals from the cache's per-zone counts
+    assert fast_counts[0] == {"a": 3, "b": 0, "c": 0}
+    # Node by node (as with a node selector), and on NodeInfos outside the cache: pod by pod.
+    monkeypatch.setattr(PodTopologySpread, "_every_node_counts", staticmethod(lambda *a: False))
+    assert _scores(pl, pod, nodes) == (fast, fast_counts)
+    clones = [ni.clone() for ni in nodes]
+    assert _scores(pl, pod, clones) == (fast, fast_counts)
+    by = dict(zip([n.name for n in nodes], fast, strict=True))
+    assert by["c1"] == 100 and by["a1"] < by["a2"] < by["b1"]
+
+
+def test_hard_constraints_count_by_label_set():
+    cache, pl = setup(_mixed_pods())
+    pod = make_pod("p", labels={"app": "web"}, spec=spread(max_skew=2))
+    # zone a holds 3 live web pods of this namespace, zone b none: a is 3 + 1 - 0 > 2 apart.
+    res = filter_all(pl, cache, pod)
+    assert res["b1"] is None and res["a1"] is not None and res["a2"] is not None
+    state = CycleState()
+    pl.pre_filter(state, PodInfo(pod), [ni.clone() for ni in cache.node_list()])
+    assert state.get("PreFilterPodTopologySpread").tp_counts == [{"a": 3, "b": 0}]
+
+
+def test_system_default_spreading_of_replica_set_pods():
+    rs = {"metadata": {"name": "rs", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "web"}}}}
+
+    def owned(name, node=""):
+        p = make_pod(name, node_name=node, labels={"app": "web"})
+        p["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+                                             "controller": True, "uid": "u"}]
+        return p
+
+    cache, pl = setup([owned("w1", "a1"), owned("w2", "a1"), owned("w3", "b1")], listers={REPLICA_SETS: DictLister([rs])})
+    scores, counts = _scores(pl, PodInfo(owned("p")), cache.node_list())
+    by = dict(zip([n.name for n in cache.node_list()], scores, strict=True))
+    # The hostname default (maxSkew 3) prefers the empty node; the nodes have no zone label.
+    assert by["a2"] == 100 and by["a1"] < by["b1"] < by["a2"]
+    assert counts[1] == {"": 3}
+
+
+def test_round_half_away_is_gos_math_round():
+    from pyk8s.scheduler.plugins.pod_topology_spread import round_half_away
+
+    assert [round_half_away(x) for x in (0.49999999999999994, 0.5, 1.5, 2.5, 2.4999, -2.5, -0.4)] == [0, 1, 2, 3, 2, -3, 0]
