@@ -520,6 +520,7 @@ class HollowNodes:
                 await asyncio.gather(*(self._register_until_done(n) for n in self.names))
                 self.registered.set()
                 log.info("%d hollow nodes registered", len(self.names))
+                self._adopt_running_pods()
                 tg.create_task(self._spread(self.heartbeat_interval, self._renew_lease, "lease"))
                 tg.create_task(self._spread(self.status_update_frequency, self._post_status, "status"))
                 for _ in range(self.pod_workers):
@@ -702,6 +703,14 @@ class HollowNodes:
         if run.terminal:
             return None
         return await self._drive(key, pod, run, node_name)
+
+    def _adopt_running_pods(self) -> None:
+        """After a restart, claim the addresses of every pod we already run before any new pod gets one."""
+        for pod in self.pod_informer.lister.list():
+            node_name = str((pod.get("spec") or {}).get("nodeName") or "")
+            key = object_key(pod)
+            if node_name in self._name_set and key not in self._runs:
+                self._runs[key] = self._adopt(pod, node_name)
 
     def _adopt(self, pod: Obj, node_name: str) -> RunState:
         """A RunState for a pod first seen now; a pod this process (or an earlier one) already runs keeps its

@@ -392,3 +392,23 @@ async def test_restart_adopts_running_pods_and_their_addresses(make: Make) -> No
     await eventually(lambda: rig.phase("new") == "Running")
     assert (rig.pod("new") or {})["status"]["podIP"] == "10.244.0.3"
     assert not [a for a in rig.fake.actions if a.name == "old" and a.subresource == "status"]
+
+
+async def test_restart_reserves_every_running_pods_address_before_starting_new_ones(make: Make) -> None:
+    running = pod("z-old")
+    running["metadata"]["uid"] = "u-old"
+    running["status"] = {"phase": "Running", "startTime": "2026-01-01T00:00:00Z", "podIP": "10.244.0.2",
+                         "podIPs": [{"ip": "10.244.0.2"}],
+                         "containerStatuses": [{"name": "main", "containerID": "hollow://abc", "restartCount": 0},
+                                               {"name": "aux", "containerID": "hollow://def", "restartCount": 0}]}
+
+    def seed(fake: FakeClient) -> None:
+        fake.seed(PODS, running)
+        for i in range(3):  # pending pods the restarted process may well reach before the running one
+            fake.seed(PODS, pod(f"a-new-{i}"))
+
+    rig = await make(count=1, fallback_cluster_cidr="10.244.0.0/16", seed=seed)
+    names = [f"a-new-{i}" for i in range(3)]
+    await eventually(lambda: all(rig.phase(n) == "Running" for n in names))
+    ips = [(rig.pod(n) or {})["status"]["podIP"] for n in names]
+    assert "10.244.0.2" not in ips and len(set(ips)) == 3
