@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 import uuid
@@ -23,6 +24,12 @@ log = logging.getLogger("pyk8s.controller-manager")
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
+# Python's cyclic collector, tuned for a process whose heap is mostly informer caches: tens of thousands of
+# long-lived decoded objects (no reference cycles; refcounting frees them when replaced). With the default
+# (700, 10, 10) every few thousand new pods trigger a full collection over the whole cache: measured, 6 of the
+# 8 CPU-seconds the controller-manager spent while 10 000 pods started. Young collections every 50 000
+# allocations and full ones only after 100 middle ones cut that to under 2 s; cycles still get collected.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 @dataclass
@@ -38,6 +45,11 @@ class ControllerManagerConfig:
     options: ControllerOptions = field(default_factory=ControllerOptions)
 
 
+def tune_gc() -> None:
+    """Set the cyclic garbage collector's thresholds for a cache-heavy process (see GC_THRESHOLDS)."""
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     from pyk8s.client.events import EventRecorder
     from pyk8s.client.informer import SharedInformerFactory
@@ -45,6 +57,7 @@ async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     from pyk8s.client.leaderelection import LeaderElector, leader_election_client
     from pyk8s.client.rest import RESTClient
 
+    tune_gc()
     chosen = select(known_descriptors(), cfg.controllers)
     config = load_client_config(cfg.kubeconfig, user_agent="kube-controller-manager/pyk8s")
     client: Any = RESTClient(config)

@@ -37,6 +37,7 @@ from pyk8s.controllers.daemonset.plan import pods_should_be_on_node, rolling_upd
 from pyk8s.controllers.framework import Controller, ControllerContext, Expectations, Result, controller_ref
 from pyk8s.controllers.framework.apierrors import is_namespace_terminating
 from pyk8s.controllers.framework.ownership import ControllerRefManager, owners_selecting, resolve_controller_ref
+from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, claim_candidates
 from pyk8s.controllers.framework.podstate import is_pod_available, is_pod_ready, is_terminal, is_terminating
 from pyk8s.controllers.framework.revisions import revision_number
 
@@ -89,6 +90,7 @@ class DaemonSetController:
                                      on_delete=self._delete_ds)
         self.history_informer.add_handler(on_add=self._add_history, on_update=self._update_history,
                                           on_delete=self._delete_history)
+        add_pod_controller_uid_index(self.pod_informer)
         self.pod_informer.add_handler(on_add=self._add_pod, on_update=self._update_pod, on_delete=self._delete_pod)
         self.node_informer.add_handler(on_add=self._add_node, on_update=self._update_node,
                                        on_delete=self._delete_node)
@@ -269,9 +271,8 @@ class DaemonSetController:
         selector = _selector(ds)
         if selector is None:
             raise ValueError(f"daemon set {_meta(ds).get('name')!r} has an invalid selector")
-        ns = _meta(ds).get("namespace") or ""
         manager = ControllerRefManager(self.client, ds, DAEMON_SETS, selector)
-        return await manager.claim(PODS, self.pod_informer.lister.list(ns))
+        return await manager.claim(PODS, claim_candidates(self.pod_informer.lister, ds))
 
     async def _nodes_to_daemon_pods(self, ds: Obj, include_deleted_terminal: bool = False) -> dict[str, list[Obj]]:
         out: dict[str, list[Obj]] = {}

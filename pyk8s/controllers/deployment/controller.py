@@ -85,6 +85,7 @@ from pyk8s.controllers.deployment.util import (
 from pyk8s.controllers.framework import Controller, ControllerContext, Result, controller_ref, new_controller_ref
 from pyk8s.controllers.framework.apierrors import is_namespace_terminating
 from pyk8s.controllers.framework.ownership import ControllerRefManager, owners_selecting, resolve_controller_ref
+from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, controlled_pods
 
 log = logging.getLogger("pyk8s.controllers.deployment")
 
@@ -138,6 +139,7 @@ class DeploymentController:
         self.d_informer.add_handler(self._on_deployment, lambda old, cur: self._on_deployment(cur),
                                     self._on_deployment)
         self.rs_informer.add_handler(self._on_rs_add, self._on_rs_update, self._on_rs_delete)
+        add_pod_controller_uid_index(self.pod_informer)
         self.pod_informer.add_handler(on_delete=self._on_pod_delete)
         self.controller = Controller(NAME, self, workers=ctx.options.concurrent_syncs, clock=ctx.clock,
                                      informers=[self.d_informer, self.rs_informer, self.pod_informer])
@@ -172,13 +174,13 @@ class DeploymentController:
     def _pod_map(self, d: Obj, rss: list[Obj], *, exclude_uid: str = "") -> dict[str, list[Obj]]:
         """Pods (terminating and finished ones too) grouped by the UID of the owned ReplicaSet controlling them."""
         selector = from_label_selector(_spec(d).get("selector"))
+        ns = namespace_of(d)
         by_rs: dict[str, list[Obj]] = {uid(rs): [] for rs in rss}
-        for pod in self.pod_informer.lister.list(namespace_of(d)):
-            if not selector.matches(_labels(pod)) or (exclude_uid and uid(pod) == exclude_uid):
-                continue
-            ref = controller_ref(pod)
-            if ref is not None and ref.get("uid") in by_rs:
-                by_rs[str(ref["uid"])].append(pod)
+        for rs_uid, pods in by_rs.items():
+            # Through the controller index: O(pods of these ReplicaSets), not O(pods of the namespace).
+            for pod in controlled_pods(self.pod_informer.lister, ns, rs_uid):
+                if selector.matches(_meta(pod).get("labels") or {}) and not (exclude_uid and uid(pod) == exclude_uid):
+                    pods.append(pod)
         return by_rs
 
     # ---- informer handlers ----
@@ -259,7 +261,8 @@ class DeploymentController:
             return None
 
         rss = await self._claim_replica_sets(d)
-        pod_map = self._pod_map(d, rss)
+        # Only the Recreate rollout reads the pods (it waits for the old ones to go): skip the lookup otherwise.
+        pod_map = self._pod_map(d, rss) if strategy_type(d) == "Recreate" else {}
         if _meta(d).get("deletionTimestamp"):
             await self._sync_status_only(d, rss)
             return None

@@ -23,6 +23,7 @@ from pyk8s.api.labels import Selector, from_label_selector
 from pyk8s.api.resources import Resource
 from pyk8s.client.interface import Client, Lister, Obj
 from pyk8s.controllers.framework import controller_ref, new_controller_ref
+from pyk8s.controllers.framework.labelmatch import label_matcher
 
 log = logging.getLogger("pyk8s.controllers.ownership")
 
@@ -56,6 +57,17 @@ class Claim(enum.Enum):
 
 def _meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
+
+
+_NO_CONTROLLER = object()
+
+
+def _controller_uid(md: Obj) -> object:
+    """The uid of the controller reference in metadata `md` (no copy), or a sentinel equal to nothing."""
+    for ref in md.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return ref.get("uid")
+    return _NO_CONTROLLER
 
 
 def resolve_controller_ref(owners: Lister, namespace: str, ref: Obj | None, kind: str) -> Obj | None:
@@ -156,8 +168,14 @@ class ControllerRefManager:
         candidate if any adoption or release failed (objects that vanished meanwhile are skipped)."""
         claimed: list[Obj] = []
         failures: list[Exception] = []
+        selector_matches = label_matcher(self.selector)
+        owner_uid = _meta(self.owner).get("uid")
         for obj in candidates:
-            matches = self.selector.matches(_meta(obj).get("labels") or {}) and all(f(obj) for f in filters)
+            md = obj.get("metadata") or {}
+            matches = selector_matches(md.get("labels") or {}) and all(f(obj) for f in filters)
+            if matches and _controller_uid(md) == owner_uid:
+                claimed.append(obj)  # the common case, settled without claim_action: ours and still matching
+                continue
             action = claim_action(obj, self.owner, matches)
             try:
                 if action is Claim.OWNED:

@@ -22,7 +22,7 @@ def phase_of(pod: Obj) -> str:
 
 def is_terminal(pod: Obj) -> bool:
     """The pod's containers finished for good (phase Succeeded or Failed)."""
-    return phase_of(pod) in TERMINAL_PHASES
+    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
 
 
 def is_terminating(pod: Obj) -> bool:
@@ -37,15 +37,24 @@ def is_pod_terminating(pod: Obj) -> bool:
 
 def is_pod_active(pod: Obj) -> bool:
     """upstream IsPodActive: neither terminal nor being deleted."""
-    return not is_terminal(pod) and not is_terminating(pod)
+    # Called for every pod of every owner on every sync: one function, no helpers.
+    if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+        return False
+    return not (pod.get("metadata") or {}).get("deletionTimestamp")
+
+
+def _condition(pod: Obj, type_: str) -> Obj | None:
+    """The pod's condition of type `type_` as cached (not a copy: read only), or None."""
+    for cond in (pod.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == type_:
+            return cond  # type: ignore[no-any-return]
+    return None
 
 
 def pod_condition(pod: Obj, type_: str) -> Obj | None:
     """A copy of the pod's condition of type `type_`, or None (upstream GetPodCondition)."""
-    for cond in (pod.get("status") or {}).get("conditions") or ():
-        if cond.get("type") == type_:
-            return dict(cond)
-    return None
+    cond = _condition(pod, type_)
+    return None if cond is None else dict(cond)
 
 
 def ready_condition(pod: Obj) -> Obj | None:
@@ -55,14 +64,14 @@ def ready_condition(pod: Obj) -> Obj | None:
 
 def is_pod_ready(pod: Obj) -> bool:
     """The Ready condition is True."""
-    cond = ready_condition(pod)
+    cond = _condition(pod, "Ready")
     return cond is not None and cond.get("status") == "True"
 
 
 def is_pod_available(pod: Obj, min_ready_seconds: int, now: datetime.datetime) -> bool:
     """Ready, and ready for longer than `min_ready_seconds` (strictly, as upstream compares with Before);
     always available once ready when that is 0."""
-    cond = ready_condition(pod)
+    cond = _condition(pod, "Ready")
     if cond is None or cond.get("status") != "True":
         return False
     if min_ready_seconds <= 0:

@@ -86,13 +86,22 @@ def watch_service_pods(pods: Informer, services: Informer, enqueue: Callable[[st
     """Make every Pod event enqueue the keys of the Services it concerns: on add and delete those selecting
     the Pod, on update those `services_to_update` names."""
 
+    def selecting(namespace: str) -> list[Obj]:
+        # Only Services with a selector can concern a Pod: most namespaces have none, and then no Pod event
+        # needs looking at.
+        return [s for s in services.lister.list(namespace) if (s.get("spec") or {}).get("selector")]
+
     def added_or_deleted(pod: Obj) -> None:
-        for key in pod_services(services.lister.list(meta.namespace_of(pod)), pod):
-            enqueue(key)
+        svcs = selecting(meta.namespace_of(pod))
+        if svcs:
+            for key in pod_services(svcs, pod):
+                enqueue(key)
 
     def updated(old: Obj, new: Obj) -> None:
-        for key in services_to_update(services.lister.list(meta.namespace_of(new)), old, new):
-            enqueue(key)
+        svcs = selecting(meta.namespace_of(new))
+        if svcs:
+            for key in services_to_update(svcs, old, new):
+                enqueue(key)
 
     pods.add_handler(on_add=added_or_deleted, on_update=updated, on_delete=added_or_deleted)
 

@@ -187,8 +187,14 @@ class DependencyGraph:
         uid = identity.uid
         if not uid:
             return
-        owners = owner_refs(obj)
         existing = self.nodes.get(uid)
+        if (old is not None and existing is not None and existing.observed and not existing.foreground_pending
+                and not being_deleted(obj)
+                and ((obj.get("metadata") or {}).get("ownerReferences") or []) == existing.owners):
+            # Same owners and not being deleted (node lease renewals, status updates: nearly every update):
+            # nothing below would change the graph or queue anything.
+            return
+        owners = owner_refs(obj)
         if existing is not None and not existing.observed:
             self._mark_observed(existing, identity)
         deleting = being_deleted(obj)

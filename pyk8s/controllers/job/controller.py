@@ -34,6 +34,7 @@ from pyk8s.controllers.framework import (
 )
 from pyk8s.controllers.framework.apierrors import is_namespace_terminating
 from pyk8s.controllers.framework.ownership import ControllerRefManager, owners_selecting, resolve_controller_ref
+from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, claim_candidates, controlled_pods
 from pyk8s.controllers.framework.podstate import (
     is_pod_active,
     is_pod_ready,
@@ -114,6 +115,7 @@ class JobController:
         self.orphan_controller = Controller("job_orphan_pod", OrphanPodFinalizers(self), workers=1,
                                             clock=ctx.clock, informers=[self.jobs, self.pods])
         self.jobs.add_handler(on_add=self._add_job, on_update=self._update_job, on_delete=self._delete_job)
+        add_pod_controller_uid_index(self.pods)
         self.pods.add_handler(on_add=self._add_pod, on_update=self._update_pod,
                               on_delete=lambda p: self._delete_pod(p, final=True))
 
@@ -224,9 +226,8 @@ class JobController:
         self._cleanup_pod_finalizers(job)
 
     def _cleanup_pod_finalizers(self, job: Obj) -> None:
-        for pod in self.pods.lister.list(meta.namespace_of(job)):
-            ref = controller_ref(pod)
-            if ref is not None and ref.get("uid") == uid(job) and has_tracking_finalizer(pod):
+        for pod in controlled_pods(self.pods.lister, meta.namespace_of(job), uid(job)):
+            if has_tracking_finalizer(pod):
                 self.orphan_controller.enqueue(pod)
 
     # ------------------------------------------------------------------ sync
@@ -420,7 +421,7 @@ class JobController:
         pods are returned as copies showing the new reference and the finalizer, as upstream's getPodsForJob."""
         selector = from_label_selector((job.get("spec") or {}).get("selector"))
         manager = ControllerRefManager(self.client, job, JOBS, selector, adopt_finalizers=[TRACKING_FINALIZER])
-        claimed = await manager.claim(PODS, self.pods.lister.list(meta.namespace_of(job)))
+        claimed = await manager.claim(PODS, claim_candidates(self.pods.lister, job))
         for i, pod in enumerate(claimed):
             if controller_ref(pod) is not None:
                 continue

@@ -12,6 +12,7 @@ import ipaddress
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+PARSED_CACHE_SIZE = 65536  # CIDR texts whose subnet indices are remembered
 CLUSTER_SUBNET_MAX_DIFF = 16  # clusterSubnetMaxDiff: at most 2^16 subnets per IPv6 cluster CIDR
 
 
@@ -36,6 +37,7 @@ class CIDRSet:
         self.node_mask_size = node_mask_size
         self.max_cidrs = 1 << (node_mask_size - self.cluster.prefixlen)
         self._used = bytearray(self.max_cidrs)
+        self._parsed: dict[str, range] = {}  # CIDR text -> subnet indices it covers
         self.allocated = 0
         self._next = 0
 
@@ -58,7 +60,18 @@ class CIDRSet:
         return self._block(candidate)
 
     def _indices(self, cidr: str | IPNetwork) -> range:
-        net = ipaddress.ip_network(cidr, strict=False) if isinstance(cidr, str) else cidr
+        if isinstance(cidr, str):
+            # Every update of every node occupies its podCIDRs again (as upstream): parse each text once.
+            cached = self._parsed.get(cidr)
+            if cached is None:
+                cached = self._parse_indices(ipaddress.ip_network(cidr, strict=False))
+                if len(self._parsed) >= PARSED_CACHE_SIZE:
+                    self._parsed.clear()
+                self._parsed[cidr] = cached
+            return cached
+        return self._parse_indices(cidr)
+
+    def _parse_indices(self, net: IPNetwork) -> range:
         if net.version != self.cluster.version or not (net.overlaps(self.cluster)):
             raise CIDRSetError(f"cidr {net} is out the range of cluster cidr {self.cluster}")
         if net.prefixlen <= self.cluster.prefixlen:  # covers the whole cluster range

@@ -97,7 +97,9 @@ class NodeLifecycleController:
 
         self.nodes = ctx.informers.informer(NODES)
         self.pods = ctx.informers.informer(PODS)
-        self.leases = ctx.informers.informer(LEASES, namespace=NODE_LEASE_NAMESPACE)
+        # All namespaces, as upstream's shared lease informer: the garbage collector watches every lease
+        # anyway, so this shares its watch instead of decoding every node heartbeat twice.
+        self.leases = ctx.informers.informer(LEASES)
         self.pods.add_indexers({NODE_NAME_INDEX: node_name_index})
         informers = [self.nodes, self.pods, self.leases]
         self.controller = Controller("node_lifecycle_controller", self, workers=NODE_UPDATE_WORKERS,
@@ -164,14 +166,43 @@ class NodeLifecycleController:
             self.health.pop(name, None)
 
         zone_conditions: dict[str, list[Obj | None]] = {}
+        # Healthy nodes (nearly all, nearly always) need no API call: settled here without a task each.
+        busy = [n for n in nodes if not self._update_quiet_node(n, zone_conditions)]
         sem = asyncio.Semaphore(NODE_UPDATE_WORKERS)
 
         async def one(node: Obj) -> None:
             async with sem:
                 await self._update_node(node, zone_conditions)
 
-        await asyncio.gather(*(one(n) for n in nodes))
+        await asyncio.gather(*(one(n) for n in busy))
         await self.handle_disruption(zone_conditions, nodes)
+
+    def _update_quiet_node(self, node: Obj, zone_conditions: dict[str, list[Obj | None]]) -> bool:
+        """`_update_node` for a node it would not write anything for: no status to mark Unknown, and either no
+        Ready condition yet or Ready with neither NoExecute taint to remove. Does what `_update_node` does for
+        it, synchronously, and returns True; returns False, changing nothing, for any other node."""
+        name = meta.name_of(node)
+        try:
+            a = assess(node, self.health.get(name), lease_renew_time(self.leases.lister.get(
+                f"{NODE_LEASE_NAMESPACE}/{name}")), self.clock.now(), self.monitor_grace, self.startup_grace)
+        except Exception:
+            return False  # _update_node reports it
+        current = a.current_ready
+        if a.status_update is not None:
+            return False
+        if current is not None:
+            if current.get("status") != "True" or a.observed_ready.get("status") != "True":
+                return False
+            taints = node_taints(node)
+            if taint_exists(taints, UNREACHABLE_TAINT) or taint_exists(taints, NOT_READY_TAINT):
+                return False
+        self.health[name] = a.health
+        if not excluded_from_disruption_checks(node):
+            zone_conditions.setdefault(zone_key(node), []).append(current)
+        if current is not None:
+            self._tainter_for(node).remove(name)  # mark_node_as_reachable with no taint to remove
+        self.nodes_to_retry.discard(name)
+        return True
 
     async def _update_node(self, node: Obj, zone_conditions: dict[str, list[Obj | None]]) -> None:
         name = meta.name_of(node)
@@ -196,14 +227,14 @@ class NodeLifecycleController:
         if current is None:
             self.nodes_to_retry.discard(name)
             return
-        pods = pods_on_node(self.pods, name)
         await self.process_taint_based_eviction(node, observed)
         became_not_ready = current.get("status") != "True" and observed.get("status") == "True"
         if became_not_ready:
             self._node_event(node, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady")
         if became_not_ready or (name in self.nodes_to_retry and observed.get("status") != "True"):
             try:
-                await self.mark_pods_not_ready(pods, name)
+                # Looked up only when needed: every node, every pass, would cost O(all pods) per pass.
+                await self.mark_pods_not_ready(pods_on_node(self.pods, name), name)
             except Exception as e:
                 log.warning("unable to mark all pods NotReady on node %s: %s; queuing for retry", name, e)
                 self.nodes_to_retry.add(name)

@@ -26,7 +26,7 @@ from pyk8s.api import errors, meta
 from pyk8s.client.interface import Obj
 from pyk8s.client.kinds import NODES, PODS
 from pyk8s.controllers.framework import Controller, ControllerContext, Result
-from pyk8s.controllers.framework.podstate import is_terminating, update_pod_condition
+from pyk8s.controllers.framework.podstate import update_pod_condition
 from pyk8s.controllers.podgc.policy import eviction_then_age_order, node_name, out_of_service, terminated_to_delete
 
 log = logging.getLogger("pyk8s.controllers.podgc")
@@ -80,8 +80,9 @@ class PodGCController:
 
     async def gc_terminating(self, pods: list[Obj]) -> None:
         doomed = []
+        # (These scans visit every pod every pass, as upstream's: kept to plain dict lookups.)
         for pod in pods:
-            if not is_terminating(pod):
+            if not (pod.get("metadata") or {}).get("deletionTimestamp"):
                 continue
             node = self.nodes.lister.get(node_name(pod)) if node_name(pod) else None
             if node is not None and out_of_service(node):
@@ -94,9 +95,9 @@ class PodGCController:
         existing = {meta.name_of(n) for n in nodes}
         now = self.clock.monotonic()
         for pod in pods:
-            name = node_name(pod)
+            name = (pod.get("spec") or {}).get("nodeName")
             if name and name not in existing:
-                self.quarantine.setdefault(name, now + self.quarantine_time)
+                self.quarantine.setdefault(str(name), now + self.quarantine_time)
         deleted = await self._discover_deleted_nodes(existing, now)
         if not deleted:
             return
@@ -123,7 +124,7 @@ class PodGCController:
         return deleted
 
     async def gc_unscheduled_terminating(self, pods: list[Obj]) -> None:
-        doomed = [p for p in pods if is_terminating(p) and not node_name(p)]
+        doomed = [p for p in pods if (p.get("metadata") or {}).get("deletionTimestamp") and not node_name(p)]
         for pod in doomed:
             log.info("found unscheduled terminating pod %s/%s, deleting", meta.namespace_of(pod), meta.name_of(pod))
         await _bounded(self.mark_failed_and_delete(p) for p in doomed)

@@ -5,6 +5,10 @@ ReplicaSet and the pods from the caches, adopts matching orphans and releases ow
 matching, creates missing pods in slow-start batches or deletes the extra ones (best candidates first, see
 ranking.py), then writes status. Expectations keep a sync from acting again until the watch has shown the
 creates and deletes of the previous one.
+
+Every pod event syncs its ReplicaSet (as upstream), so a sync must not cost O(pods). The pods come from the
+pods-by-controller index (framework.podindex), and when there is nothing to adopt, release or delete and
+minReadySeconds is 0, from the pod tally (tally.py) alone: the same status and creates in O(1).
 """
 
 from __future__ import annotations
@@ -14,18 +18,28 @@ import logging
 from typing import Any
 
 from pyk8s.api import errors
-from pyk8s.api.labels import Selector, from_label_selector
+from pyk8s.api.labels import Selector, from_label_selector, selector_from_set
 from pyk8s.api.meta import copy, name_of, namespace_of
 from pyk8s.client.interface import Obj, object_key
 from pyk8s.client.kinds import PODS, REPLICA_SETS
 from pyk8s.controllers.framework import Controller, ControllerContext, Expectations, Result, controller_ref
 from pyk8s.controllers.framework.apierrors import is_namespace_terminating
+from pyk8s.controllers.framework.labelmatch import label_matcher
 from pyk8s.controllers.framework.ownership import ControllerRefManager, owners_selecting, resolve_controller_ref
+from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, claim_candidates, orphan_pods
 from pyk8s.controllers.framework.podstate import is_pod_active, is_pod_ready, is_terminating
 from pyk8s.controllers.replicaset.batch import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
 from pyk8s.controllers.replicaset.podtemplate import pod_from_template
 from pyk8s.controllers.replicaset.ranking import pods_to_delete, seconds_until_available
-from pyk8s.controllers.replicaset.status import calculate_status, normalize_status, spec_replicas, status_unchanged
+from pyk8s.controllers.replicaset.status import (
+    PodCounts,
+    calculate_status,
+    normalize_status,
+    spec_replicas,
+    status_from_counts,
+    status_unchanged,
+)
+from pyk8s.controllers.replicaset.tally import PodTally
 
 log = logging.getLogger("pyk8s.controllers.replicaset")
 
@@ -55,6 +69,11 @@ def _uid(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("uid") or "")
 
 
+def _label_map(obj: Obj) -> dict[str, str]:
+    """The object's labels as cached (read only; no copy)."""
+    return (obj.get("metadata") or {}).get("labels") or {}  # type: ignore[no-any-return]
+
+
 def _labels(obj: Obj) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("labels") or {})
 
@@ -75,8 +94,10 @@ class ReplicaSetController:
             self.rs_informer.add_indexers({CONTROLLER_UID_INDEX: _controller_uid_index})
         except (KeyError, ValueError, RuntimeError):
             self._has_uid_index = False
+        add_pod_controller_uid_index(self.pod_informer)
+        self.tally = PodTally()
         self.rs_informer.add_handler(self._on_rs_add, self._on_rs_update, self._on_rs_delete)
-        self.pod_informer.add_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.controller = Controller(NAME, self, workers=ctx.options.concurrent_syncs, clock=ctx.clock,
                                      informers=[self.rs_informer, self.pod_informer])
 
@@ -128,7 +149,19 @@ class ReplicaSetController:
                     related.append(pod)
         return related
 
-    # ---- informer handlers: compute keys, nothing else ----
+    # ---- informer handlers: keep the tally, compute keys, nothing else ----
+    def _pod_added(self, pod: Obj) -> None:
+        self.tally.observe(pod)
+        self._on_pod_add(pod)
+
+    def _pod_updated(self, old: Obj, cur: Obj) -> None:
+        self.tally.observe(cur)
+        self._on_pod_update(old, cur)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self.tally.forget(pod)
+        self._on_pod_delete(pod)
+
     def _on_rs_add(self, rs: Obj) -> None:
         self.controller.enqueue(rs)
 
@@ -162,7 +195,7 @@ class ReplicaSetController:
     def _on_pod_update(self, old: Obj, cur: Obj) -> None:
         if (old.get("metadata") or {}).get("resourceVersion") == (cur.get("metadata") or {}).get("resourceVersion"):
             return
-        label_changed = _labels(old) != _labels(cur)
+        label_changed = _label_map(old) != _label_map(cur)
         if is_terminating(cur):
             # A graceful delete started: act now rather than when the kubelet finally removes the pod.
             self._on_pod_delete(cur)
@@ -212,7 +245,13 @@ class ReplicaSetController:
         except errors.StatusError as e:
             log.info("replicaset %s has an invalid selector: %s", key, e)
             return None
-        active = [p for p in self.pod_informer.lister.list(namespace_of(rs)) if is_pod_active(p)]
+        manage = needs_sync and not (rs.get("metadata") or {}).get("deletionTimestamp")
+        counts = self._tallied_counts(rs, selector)
+        if counts is not None and not (manage and counts.replicas > spec_replicas(rs)):
+            # Nothing to adopt, release or delete: the same sync from the tally, without visiting every pod.
+            return await self._sync_counted(key, rs, counts, manage)
+        # The pods it controls and the orphans it may adopt (by index): O(its pods), not O(the namespace's).
+        active = [p for p in claim_candidates(self.pod_informer.lister, rs) if is_pod_active(p)]
         pods = await self._claim_pods(rs, selector, active)
 
         manage_error: Exception | None = None
@@ -227,6 +266,48 @@ class ReplicaSetController:
         if manage_error is not None:
             raise manage_error
         return self._availability_recheck(rs, pods)
+
+    def _tallied_counts(self, rs: Obj, selector: Selector) -> PodCounts | None:
+        """The counts of the active pods `rs` controls, from the tally, when a claim would keep exactly those
+        (no active orphan it would adopt, none of them to release) and availability is readiness
+        (minReadySeconds 0); else None, and the sync visits the pods."""
+        spec = rs.get("spec") or {}
+        if int(spec.get("minReadySeconds") or 0) > 0:
+            return None
+        ns = namespace_of(rs)
+        matches = label_matcher(selector)
+        for orphan in orphan_pods(self.pod_informer.lister, ns):
+            if is_pod_active(orphan) and matches((orphan.get("metadata") or {}).get("labels") or {}):
+                return None
+        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        template_matches = label_matcher(selector_from_set(template_labels))
+        replicas = fully_labeled = ready = 0
+        for sig, n in self.tally.groups(ns, _uid(rs)).items():
+            if not sig.active:
+                continue
+            labels = dict(sig.labels)
+            if not matches(labels):
+                return None  # to be released (or ignored while the ReplicaSet is deleted)
+            replicas += n
+            if template_matches(labels):
+                fully_labeled += n
+            if sig.ready:
+                ready += n
+        return PodCounts(replicas, fully_labeled, ready, ready)
+
+    async def _sync_counted(self, key: str, rs: Obj, counts: PodCounts, manage: bool) -> Result | None:
+        """The rest of a sync that needs no pod: create the missing ones, write the status."""
+        manage_error: Exception | None = None
+        missing = spec_replicas(rs) - counts.replicas
+        if manage and missing > 0:
+            try:
+                await self._create_pods(key, rs, min(missing, self.burst_replicas))
+            except Exception as e:
+                manage_error = e
+        await self._update_status(rs, status_from_counts(rs, counts, manage_error, self.clock.now()))
+        if manage_error is not None:
+            raise manage_error
+        return None
 
     def _availability_recheck(self, rs: Obj, pods: list[Obj]) -> Result | None:
         """Come back when the next ready pod becomes available (minReadySeconds), as upstream's delayed resync."""

@@ -7,10 +7,11 @@ Field presence follows the Go JSON tags: `replicas` is always written, the other
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyk8s.api.labels import selector_from_set
 from pyk8s.api.meta import copy, now_rfc3339
+from pyk8s.controllers.framework.labelmatch import label_matcher
 from pyk8s.controllers.framework.podstate import is_pod_available, is_pod_ready
 
 Obj = dict[str, Any]
@@ -35,26 +36,45 @@ def _without_condition(status: Obj, cond_type: str) -> list[Obj]:
     return [c for c in status.get("conditions") or () if c.get("type") != cond_type]
 
 
-def calculate_status(rs: Obj, pods: list[Obj], manage_error: BaseException | None,
-                     now: datetime.datetime) -> Obj:
-    """The new status for `rs` owning the active `pods`; `manage_error` is what creating/deleting pods raised."""
-    status: Obj = copy(rs.get("status") or {})
+class PodCounts(NamedTuple):
+    """The counts a ReplicaSet's status reports about the active pods it owns."""
+
+    replicas: int
+    fully_labeled: int  # labels match the template's labels
+    ready: int
+    available: int  # ready for at least minReadySeconds
+
+
+def count_pods(rs: Obj, pods: list[Obj], now: datetime.datetime) -> PodCounts:
+    """The counts for `rs` owning the active `pods`."""
     spec = rs.get("spec") or {}
     template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    template_selector = selector_from_set(template_labels)
+    matches = label_matcher(selector_from_set(template_labels))
     min_ready = int(spec.get("minReadySeconds") or 0)
     fully_labeled = ready = available = 0
     for pod in pods:
-        if template_selector.matches((pod.get("metadata") or {}).get("labels") or {}):
+        if matches((pod.get("metadata") or {}).get("labels") or {}):
             fully_labeled += 1
         if is_pod_ready(pod):
             ready += 1
-            if is_pod_available(pod, min_ready, now):
+            if min_ready <= 0 or is_pod_available(pod, min_ready, now):  # ready is available without a minimum
                 available += 1
+    return PodCounts(len(pods), fully_labeled, ready, available)
 
+
+def calculate_status(rs: Obj, pods: list[Obj], manage_error: BaseException | None,
+                     now: datetime.datetime) -> Obj:
+    """The new status for `rs` owning the active `pods`; `manage_error` is what creating/deleting pods raised."""
+    return status_from_counts(rs, count_pods(rs, pods, now), manage_error, now)
+
+
+def status_from_counts(rs: Obj, counts: PodCounts, manage_error: BaseException | None,
+                       now: datetime.datetime) -> Obj:
+    """The new status for `rs` given the counts of its active pods (calculate_status without the pods)."""
+    status: Obj = copy(rs.get("status") or {})
     failure = get_condition(status, REPLICA_FAILURE)
     if manage_error is not None and failure is None:
-        diff = len(pods) - spec_replicas(rs)
+        diff = counts.replicas - spec_replicas(rs)
         reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else ""
         conditions = _without_condition(status, REPLICA_FAILURE)
         conditions.append({"type": REPLICA_FAILURE, "status": "True", "lastTransitionTime": now_rfc3339(now),
@@ -63,10 +83,10 @@ def calculate_status(rs: Obj, pods: list[Obj], manage_error: BaseException | Non
     elif manage_error is None and failure is not None:
         status["conditions"] = _without_condition(status, REPLICA_FAILURE)
 
-    status["replicas"] = len(pods)
-    status["fullyLabeledReplicas"] = fully_labeled
-    status["readyReplicas"] = ready
-    status["availableReplicas"] = available
+    status["replicas"] = counts.replicas
+    status["fullyLabeledReplicas"] = counts.fully_labeled
+    status["readyReplicas"] = counts.ready
+    status["availableReplicas"] = counts.available
     return normalize_status(status)
 
 

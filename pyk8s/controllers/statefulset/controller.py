@@ -21,6 +21,7 @@ from pyk8s.controllers.framework.ownership import (
     owners_selecting,
     resolve_controller_ref,
 )
+from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, claim_candidates
 from pyk8s.controllers.framework.podstate import is_pod_ready, is_terminating
 from pyk8s.controllers.statefulset import pods as sp
 from pyk8s.controllers.statefulset.control import StatefulSetControl
@@ -68,6 +69,7 @@ class StatefulSetController:
         self.set_informer.add_handler(on_add=self.controller.enqueue,
                                       on_update=lambda old, cur: self.controller.enqueue(cur),
                                       on_delete=self.controller.enqueue)
+        add_pod_controller_uid_index(self.pod_informer)
         self.pod_informer.add_handler(on_add=self._add_pod, on_update=self._update_pod, on_delete=self._delete_pod)
 
     async def run(self) -> None:
@@ -156,6 +158,6 @@ class StatefulSetController:
 
     async def _pods_for(self, sts: Obj, selector: Selector) -> list[Obj]:
         """getPodsForStatefulSet: member pods (by name) matching the selector, adopting and releasing."""
-        ns = _meta(sts).get("namespace") or ""
         manager = ControllerRefManager(self.client, sts, STATEFUL_SETS, selector)
-        return await manager.claim(PODS, self.pod_informer.lister.list(ns), lambda p: sp.is_member_of(sts, p))
+        return await manager.claim(PODS, claim_candidates(self.pod_informer.lister, sts),
+                                   lambda p: sp.is_member_of(sts, p))

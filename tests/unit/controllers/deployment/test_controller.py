@@ -432,3 +432,39 @@ async def test_min_ready_seconds_follows_the_deployment(cluster: Cluster) -> Non
     [rs] = cluster.replica_sets()
     assert rs["spec"]["minReadySeconds"] == 5
     assert len(cluster.world.pods()) == 1  # not a new template: no rollout
+
+
+async def test_pod_map_reads_the_owned_replica_sets_pods_by_index(world: Harness) -> None:
+    dc = DeploymentController(world.ctx)
+    await world.start()
+    d = await world.client.create(DEPLOYMENTS, deployment(2))
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": d["metadata"]["uid"],
+           "controller": True}
+    rs = await world.client.create(REPLICA_SETS, {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-1", "namespace": NS, "labels": {"app": "web"}, "ownerReferences": [ref]},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template()}})
+
+    def pod(name: str, labels: dict, owner_uid: str | None, ns: str = NS) -> dict:
+        md: dict = {"name": name, "namespace": ns, "labels": labels}
+        if owner_uid:
+            md["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
+                                      "uid": owner_uid, "controller": True}]
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": {"containers": [{"name": "c"}]}}
+
+    uid = rs["metadata"]["uid"]
+    world.client.seed(PODS, pod("mine", {"app": "web"}, uid))
+    world.client.seed(PODS, pod("mine-too", {"app": "web"}, uid))
+    world.client.seed(PODS, pod("relabelled", {"app": "db"}, uid))  # the Deployment's selector no longer matches
+    world.client.seed(PODS, pod("orphan", {"app": "web"}, None))
+    world.client.seed(PODS, pod("someone-elses", {"app": "web"}, "other-uid"))
+    world.client.seed(PODS, pod("elsewhere", {"app": "web"}, uid, ns="other"))
+    await world.settle()
+    cached_d = dc.d_informer.lister.get(f"{NS}/web")
+    cached_rs = dc.rs_informer.lister.get(f"{NS}/web-1")
+    assert cached_d is not None and cached_rs is not None
+    pod_map = dc._pod_map(cached_d, [cached_rs])
+    assert {k: sorted(p["metadata"]["name"] for p in v) for k, v in pod_map.items()} == {uid: ["mine", "mine-too"]}
+    mine = next(p for p in pod_map[uid] if p["metadata"]["name"] == "mine")
+    without = dc._pod_map(cached_d, [cached_rs], exclude_uid=mine["metadata"]["uid"])
+    assert [p["metadata"]["name"] for p in without[uid]] == ["mine-too"]

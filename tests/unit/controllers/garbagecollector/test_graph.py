@@ -162,3 +162,28 @@ def test_monitored_resources_one_per_storage_without_events() -> None:
     assert resource_for("apps/v1beta2", "ReplicaSet") is resource_for("apps/v1", "ReplicaSet")
     assert resource_for("example.com/v1", "Widget") is None
     assert Node(DEPLOY).observed
+
+
+def test_updates_that_keep_the_owners_change_nothing_and_others_still_count() -> None:
+    rec = Recorder()
+    g = rec.graph()
+    g.observe(DEPLOY, obj(DEPLOY))
+    g.observe(RS, obj(RS, [ref(DEPLOY)]))
+    rec.deletes.clear()
+    before = obj(RS, [ref(DEPLOY)])
+    after = obj(RS, [ref(DEPLOY)])
+    after["status"] = {"replicas": 3}  # a status update (the common case: leases, pod and node status)
+    g.observe(RS, after, before)
+    assert rec.deletes == [] and rec.orphans == []
+    assert g.nodes["rs-uid"].owners == [ref(DEPLOY)]
+    # The owner reference unblocking is still seen: the owner is queued.
+    unblocked = obj(RS, [ref(DEPLOY, block=False)])
+    g.observe(RS, unblocked, after)
+    assert rec.deletes == ["d-uid"] and g.nodes["rs-uid"].owners == [ref(DEPLOY, block=False)]
+    # So is a foreground deletion starting with unchanged owners.
+    rec.deletes.clear()
+    deleting = obj(RS, [ref(DEPLOY, block=False)], deleting=True, finalizers=["foregroundDeletion"])
+    g.observe(RS, deleting, unblocked)
+    node = g.nodes["rs-uid"]
+    assert node.being_deleted and node.deleting_dependents and node.foreground_pending
+    assert rec.deletes == ["rs-uid"]

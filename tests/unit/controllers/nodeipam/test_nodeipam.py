@@ -45,6 +45,20 @@ def test_cidrset_occupy_covers_ranges_and_rejects_outsiders() -> None:
     assert whole.allocated == 4
 
 
+def test_cidrset_remembers_parsed_texts_and_stays_exact() -> None:
+    s = CIDRSet("10.0.0.0/16", 24)
+    for _ in range(3):  # every node update occupies the node's podCIDRs again
+        s.occupy("10.0.7.0/24")
+    assert s.allocated == 1 and list(s._parsed) == ["10.0.7.0/24"]
+    s.release("10.0.7.0/24")
+    assert s.allocated == 0 and not s.is_used("10.0.7.0/24")
+    s.occupy("10.0.7.0/24")  # healed by the next update after a release
+    assert s.is_used("10.0.7.0/24")
+    with pytest.raises(CIDRSetError):  # a bad text is rejected every time and never remembered
+        s.occupy("192.168.0.0/24")
+    assert "192.168.0.0/24" not in s._parsed
+
+
 def test_ipv6_and_dual_stack() -> None:
     s = CIDRSet("fd00:10::/56", 64)
     assert str(s.allocate_next()) == "fd00:10::/64"

@@ -52,7 +52,7 @@ class Env(Harness):
     async def renew(self, name: str) -> None:
         self.client.seed(LEASES, self.lease(name))
         want = self.lease(name)["spec"]["renewTime"]
-        await until(lambda: (self.factory.informer(LEASES, namespace="kube-node-lease").lister.get(
+        await until(lambda: (self.factory.informer(LEASES).lister.get(
             f"kube-node-lease/{name}") or {}).get("spec", {}).get("renewTime") == want)
 
     def stored(self, name: str) -> dict[str, Any]:
@@ -254,3 +254,66 @@ async def test_taint_eviction_cancels_when_the_taint_goes(env: Env) -> None:
     assert not [a for a in env.client.actions if a.verb == "delete"]
     assert ("taint-eviction-controller", "p", "TaintManagerEviction", "Cancelling deletion of Pod default/p") \
         in await env.sourced_events()
+
+
+def _without_uids(body: Any) -> Any:
+    """`body` without its (randomly generated) uid fields, so two runs compare equal."""
+    if isinstance(body, dict):
+        return {k: _without_uids(v) for k, v in body.items() if k != "uid"}
+    if isinstance(body, list):
+        return [_without_uids(v) for v in body]
+    return body
+
+
+async def _monitor_script(quiet_path: bool) -> tuple[list, dict, list, dict, set, int]:
+    """A few monitor passes over a healthy node, a node that goes silent, a Ready node still carrying an
+    unreachable taint and a node that never posted status; returns what the controller wrote and kept."""
+    env = Env()
+    try:
+        for n in ("healthy", "silent", "tainted"):
+            env.client.seed(NODES, env.node(n))
+            env.client.seed(LEASES, env.lease(n))
+        tainted = env.node("tainted")
+        tainted["spec"]["taints"] = [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]
+        env.client.seed(NODES, tainted)
+        env.client.seed(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "fresh"}, "spec": {}})
+        env.client.seed(PODS, env.pod("p", "silent"))
+        nlc = NodeLifecycleController(env.ctx)
+        quiet = 0
+        if not quiet_path:
+            nlc._update_quiet_node = lambda node, zones: False  # type: ignore[method-assign]
+        else:
+            counted = nlc._update_quiet_node
+
+            def counting(node: dict[str, Any], zones: dict[str, list[Any]]) -> bool:
+                nonlocal quiet
+                done = counted(node, zones)
+                quiet += done
+                return done
+            nlc._update_quiet_node = counting  # type: ignore[method-assign]
+        await env.start()
+        for step in range(6):
+            await nlc.monitor_node_health()
+            await nlc.do_no_execute_tainting_pass()
+            await env.settle()
+            env.clock.step(2)
+            await env.renew("healthy")
+            if step < 3:
+                await env.renew("tainted")
+        writes = [(a.verb, a.resource, a.name, a.subresource, _without_uids(a.body)) for a in env.client.actions
+                  if a.resource != "events"]
+        health = {n: (h.probe_timestamp, h.ready_transition_timestamp, h.ready, h.lease_renew)
+                  for n, h in nlc.health.items()}
+        events = sorted(await env.sourced_events())
+        pending = {z: q.pending() for z, q in nlc.zone_tainters.items()}
+        return writes, health, events, pending, set(nlc.nodes_to_retry), quiet
+    finally:
+        await env.stop()
+
+
+async def test_quiet_nodes_are_settled_without_tasks_exactly_as_the_full_path_would() -> None:
+    full = await _monitor_script(quiet_path=False)
+    fast = await _monitor_script(quiet_path=True)
+    assert fast[:5] == full[:5]
+    assert any(w[1] == "nodes" and w[3] == "status" for w in full[0])  # the silent node was marked Unknown
+    assert fast[5] >= 10  # most node checks took the quiet path

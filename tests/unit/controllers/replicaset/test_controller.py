@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from pyk8s.api import errors
 from pyk8s.client.kinds import EVENTS, PODS, REPLICA_SETS
 from pyk8s.controllers.framework import Result
 from pyk8s.controllers.replicaset import DESCRIPTOR, ReplicaSetController
+from pyk8s.controllers.replicaset.tally import PodTally
 from tests.unit.controllers.harness import Harness
 
 NS = "default"
@@ -84,6 +86,8 @@ async def test_expectations_prevent_double_creates(world: Harness, monkeypatch: 
     assert len(creates(world)) == 3
     # A cache that has not caught up with our own creates yet: the controller must not create again.
     monkeypatch.setattr(lister, "list", lambda namespace=None: list(stale))
+    monkeypatch.setattr(lister, "by_index", lambda index_name, value: list(stale))
+    monkeypatch.setattr(ctrl, "tally", PodTally())  # the tally is as stale as the cache it is kept from
     ctrl.expectations.expect_creations(f"{NS}/web", 3)
     await ctrl.reconcile(f"{NS}/web")
     assert len(creates(world)) == 3
@@ -240,3 +244,77 @@ async def test_run_reconciles_and_writes_events_until_cancelled(world: Harness) 
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert task.cancelled()
+
+
+async def _one_sync(scenario: random.Random, *, tallied: bool) -> tuple[list, dict, list, bool]:
+    """Build the scenario's ReplicaSet and pods in a fresh world, run one sync, and return what it wrote:
+    (actions, status, event reasons, whether the tallied path ran)."""
+    world = Harness()
+    try:
+        ctrl = await started(world)
+        rs_body = replica_set(scenario.randint(0, 6), min_ready=scenario.choice([0, 0, 0, 5]))
+        rs = await world.client.create(REPLICA_SETS, rs_body)
+        for i in range(scenario.randint(0, 8)):
+            owner = scenario.choice([owner_ref(rs), owner_ref(rs), None, {**owner_ref(rs), "uid": "someone-else"}])
+            labels = scenario.choice([{"app": "web", "tier": "fe"}, {"app": "web", "tier": "fe"}, {"app": "web"},
+                                      {"app": "db"}])
+            md: dict = {"name": f"p{i}", "namespace": NS, "labels": labels}
+            if owner is not None:
+                md["ownerReferences"] = [owner]
+            if scenario.random() < 0.15:
+                md["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+                md["finalizers"] = ["example.com/hold"]
+            ready = scenario.choice(["True", "False", None])
+            status: dict = {"phase": scenario.choice(["Pending", "Running", "Running", "Succeeded", "Failed"])}
+            if ready is not None:
+                status["conditions"] = [{"type": "Ready", "status": ready,
+                                         "lastTransitionTime": "2020-01-01T00:00:00Z"}]
+            world.client.seed(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": md,
+                                     "spec": {"containers": [{"name": "c", "image": "nginx"}]}, "status": status})
+        await world.settle()
+        world.client.clear_actions()
+        used_tally: list[bool] = []
+        if tallied:
+            counted = ctrl._sync_counted
+
+            async def spy(*args: object, **kwargs: object) -> Result | None:
+                used_tally.append(True)
+                return await counted(*args, **kwargs)  # type: ignore[arg-type]
+            ctrl._sync_counted = spy  # type: ignore[method-assign]
+        else:
+            ctrl._tallied_counts = lambda rs, selector: None  # type: ignore[method-assign]
+        with contextlib.suppress(Exception):
+            await ctrl.reconcile(f"{NS}/web")
+        actions = sorted((a.verb, a.resource, a.name, a.subresource) for a in world.client.actions
+                         if a.resource != "events")
+        reasons = sorted((e[0], e[1]) for e in await world.involved_events())
+        return actions, rs_status(world), reasons, bool(used_tally)
+    finally:
+        await world.stop()
+
+
+async def test_the_tallied_sync_writes_exactly_what_visiting_every_pod_writes() -> None:
+    """Random mixes of owned, orphaned, foreign, terminal, terminating, ready and mislabelled pods: a sync
+    from the tally, when it applies, writes the same pods, status and events as the sync over every pod."""
+    fast = 0
+    for seed in range(60):
+        with_tally = await _one_sync(random.Random(seed), tallied=True)
+        every_pod = await _one_sync(random.Random(seed), tallied=False)
+        assert with_tally[:3] == every_pod[:3], seed
+        fast += with_tally[3]
+    assert fast >= 20  # the tallied path was exercised, not always skipped
+
+
+async def test_a_steady_sync_does_not_visit_the_pods(world: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctrl = await started(world)
+    await world.client.create(REPLICA_SETS, replica_set(4))
+    await world.run(ctrl)
+    await world.make_ready()
+    await world.settle()
+
+    def no_visits(*args: object) -> list:
+        raise AssertionError("a steady sync listed the pods")
+    monkeypatch.setattr("pyk8s.controllers.replicaset.controller.claim_candidates", no_visits)
+    await world.run(ctrl)
+    assert rs_status(world) == {"replicas": 4, "fullyLabeledReplicas": 4, "readyReplicas": 4,
+                                "availableReplicas": 4, "observedGeneration": 1}
