@@ -30,12 +30,12 @@ from pyk8s.api import fields as fieldsel
 from pyk8s.api import patch as patching
 from pyk8s.api import schema as schemas
 from pyk8s.api.resources import Resource
+from pyk8s.api.scale import scale_of
 from pyk8s.base.clock import REAL_CLOCK, Clock
 from pyk8s.client.interface import Obj, PatchType, WatchEvent
 
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
-SCALE_API_VERSION = "autoscaling/v1"
 DEFAULT_HISTORY_LIMIT = 10000
 DEFAULT_POD_GRACE_SECONDS = 30
 
@@ -112,27 +112,6 @@ def _decode_continue(token: str) -> tuple[int, str]:
         return int(data["rv"]), str(data["start"])
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as e:
         raise errors.BadRequest(f"continue key is not valid: {e}") from None
-
-
-def scale_of(obj: Obj) -> Obj:
-    """The autoscaling/v1 Scale view of a Deployment, ReplicaSet, StatefulSet or ReplicationController."""
-    md = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    selector = spec.get("selector")
-    if not isinstance(selector, dict):
-        sel_text = ""
-    elif obj.get("kind") == "ReplicationController":
-        sel_text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-    else:
-        sel_text = labels.selector_to_string(selector)
-    scale_md = {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md}
-    out_status: Obj = {"replicas": int(status.get("replicas") or 0)}
-    if sel_text:
-        out_status["selector"] = sel_text
-    replicas = spec.get("replicas")
-    return {"kind": "Scale", "apiVersion": SCALE_API_VERSION, "metadata": scale_md,
-            "spec": {"replicas": int(replicas) if replicas is not None else 1}, "status": out_status}
 
 
 class FakeClient:

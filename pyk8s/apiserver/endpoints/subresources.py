@@ -18,6 +18,7 @@ from aiohttp import web
 
 from pyk8s.api import errors, labels, meta
 from pyk8s.api.patch import PATCH_CONTENT_TYPES
+from pyk8s.api.scale import SCALE_API_VERSION, scale_of
 from pyk8s.apiserver.endpoints.common import check_kind, json_response, read_body
 from pyk8s.apiserver.endpoints.deletes import DeleteHandler, parse_delete_options
 from pyk8s.apiserver.endpoints.writes import WriteHandler
@@ -27,7 +28,7 @@ from pyk8s.apiserver.registry.strategy import RequestContext
 from pyk8s.apiserver.request import RequestInfo, dry_run
 
 Obj = dict[str, Any]
-SCALE_GV = "autoscaling/v1"
+
 EVICTION_VERSIONS = ("policy/v1", "policy/v1beta1")
 # Evictions approved but not yet seen by the disruption controller; past this many the budget refuses more.
 MAX_DISRUPTED_POD_SIZE = 2000
@@ -35,26 +36,6 @@ MAX_DISRUPTED_POD_SIZE = 2000
 EVICTION_ATTEMPTS = 20
 EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
 MULTIPLE_BUDGETS = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
-
-
-def scale_of(obj: Obj) -> Obj:
-    md = obj["metadata"]
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    selector = spec.get("selector")
-    if not isinstance(selector, dict):
-        sel_text = ""
-    elif obj.get("kind") == "ReplicationController":
-        sel_text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-    else:
-        sel_text = labels.selector_to_string(selector)
-    scale_md = {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md}
-    out_status: Obj = {"replicas": int(status.get("replicas") or 0)}
-    if sel_text:
-        out_status["selector"] = sel_text
-    return {"kind": "Scale", "apiVersion": SCALE_GV, "metadata": scale_md,
-            "spec": {"replicas": int(spec["replicas"]) if spec.get("replicas") is not None else 1},
-            "status": out_status}
 
 
 class SubresourceHandler:
@@ -77,7 +58,7 @@ class SubresourceHandler:
         raw = await read_body(request)
         if request.method == "PUT":
             body = check_kind(decode_body(raw, request.headers.get("Content-Type"), kind_hint="Scale").obj, r,
-                              expected_kind="Scale", expected_version=SCALE_GV)
+                              expected_kind="Scale", expected_version=SCALE_API_VERSION)
         else:
             flavour = PATCH_CONTENT_TYPES.get(media_type(request.headers.get("Content-Type")))
             if flavour is None or flavour.startswith("apply"):

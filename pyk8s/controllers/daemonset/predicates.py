@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pyk8s.controllers.framework.tolerations import tolerates
+from pyk8s.api.taints import tolerates
 
 Obj = dict[str, Any]
 

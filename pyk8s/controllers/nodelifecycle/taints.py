@@ -10,7 +10,7 @@ import datetime
 from typing import Any
 
 from pyk8s.api import meta
-from pyk8s.controllers.framework.tolerations import tolerates
+from pyk8s.api.taints import tolerates
 
 Obj = dict[str, Any]
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pyk8s.api.resources import Resource
+from pyk8s.api.taints import tolerates
 from pyk8s.client.interface import Obj
 from pyk8s.client.kinds import resource
 
@@ -24,21 +25,8 @@ except KeyError:  # not served (yet): unbound claims are then treated as binding
 
 # ---- taints and tolerations ----
 
-def toleration_tolerates_taint(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return op == "Exists"
-
-
 def tolerations_tolerate_taint(tolerations: Sequence[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
-    return any(toleration_tolerates_taint(t, taint) for t in tolerations)
+    return any(tolerates(t, taint) for t in tolerations)
 
 
 def find_matching_untolerated_taint(taints: Sequence[Obj], tolerations: Sequence[Mapping[str, Any]],

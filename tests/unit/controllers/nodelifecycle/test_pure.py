@@ -6,8 +6,8 @@ import datetime
 from typing import Any
 
 from pyk8s.api import meta
+from pyk8s.api.taints import tolerates
 from pyk8s.base.clock import FakeClock
-from pyk8s.controllers.framework.tolerations import tolerates
 from pyk8s.controllers.nodelifecycle.health import NodeHealth, assess
 from pyk8s.controllers.nodelifecycle.taints import (
     condition_taints,

@@ -1,5 +1,7 @@
-"""Whether a pod's toleration tolerates a node's taint (upstream Toleration.ToleratesTaint), for the
-controllers that place or evict pods by taints (DaemonSet, node lifecycle / taint eviction)."""
+"""Whether a toleration tolerates a taint (upstream Toleration.ToleratesTaint).
+
+Shared by the scheduler's taint plugins and the controllers that place or evict pods by taints.
+"""
 
 from __future__ import annotations
 
