@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import ipaddress
 import logging
 import socket
@@ -18,6 +17,7 @@ from pyk8s.apiserver.app import APIServer
 from pyk8s.apiserver.authn import load_token_file
 from pyk8s.apiserver.bootstrap import bootstrap
 from pyk8s.apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, compact_periodically
+from pyk8s.base.gctune import tune_gc
 from pyk8s.pki.bootstrap import ensure_apiserver_pki, write_admin_kubeconfig
 from pyk8s.storage.errors import StorageError
 from pyk8s.storage.factory import open_store
@@ -37,14 +37,6 @@ class APIServerConfig:
     token_auth_file: str | None = None
     compaction_interval: float = DEFAULT_COMPACTION_INTERVAL
     extra_sans: tuple[str, ...] = field(default_factory=tuple)
-
-
-def tune_gc() -> None:
-    """Fewer, cheaper collections: a LIST decodes thousands of objects, and Python's default thresholds
-    then spend most of the time re-scanning live objects. Startup objects are frozen out of the scans."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
 
 
 def server_ssl_context(cert: str, key: str, ca: str) -> ssl.SSLContext:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import socket
 import uuid
@@ -16,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyk8s.base.gctune import tune_gc
 from pyk8s.base.health import start_health_server
 from pyk8s.controllers.framework import ControllerContext, ControllerOptions
 from pyk8s.controllers.manager import known_descriptors, run_controllers, select
@@ -24,12 +24,6 @@ log = logging.getLogger("pyk8s.controller-manager")
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
-# Python's cyclic collector, tuned for a process whose heap is mostly informer caches: tens of thousands of
-# long-lived decoded objects (no reference cycles; refcounting frees them when replaced). With the default
-# (700, 10, 10) every few thousand new pods trigger a full collection over the whole cache: measured, 6 of the
-# 8 CPU-seconds the controller-manager spent while 10 000 pods started. Young collections every 50 000
-# allocations and full ones only after 100 middle ones cut that to under 2 s; cycles still get collected.
-GC_THRESHOLDS = (50_000, 20, 100)
 
 
 @dataclass
@@ -45,11 +39,6 @@ class ControllerManagerConfig:
     options: ControllerOptions = field(default_factory=ControllerOptions)
 
 
-def tune_gc() -> None:
-    """Set the cyclic garbage collector's thresholds for a cache-heavy process (see GC_THRESHOLDS)."""
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     from pyk8s.client.events import EventRecorder
     from pyk8s.client.informer import SharedInformerFactory
@@ -57,7 +46,7 @@ async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     from pyk8s.client.leaderelection import LeaderElector, leader_election_client
     from pyk8s.client.rest import RESTClient
 
-    tune_gc()
+    tune_gc(middle_every=20)  # see pyk8s/base/gctune.py
     chosen = select(known_descriptors(), cfg.controllers)
     config = load_client_config(cfg.kubeconfig, user_agent="kube-controller-manager/pyk8s")
     client: Any = RESTClient(config)
