@@ -171,12 +171,26 @@ class _Handler:
     on_delete: DeleteHandler | None
 
 
+Transform = Callable[[Obj], Obj]
+
+
+def strip_managed_fields(obj: Obj) -> Obj:
+    """client-go's TransformStripManagedFields: components never read managedFields, and they are a large part
+    of every cached object. Changes `obj` (fresh from the client, not yet shared) and returns it."""
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        md.pop("managedFields", None)
+    return obj
+
+
 class SharedInformer:
     """One resource's cache kept by list-then-watch (the `Informer` Protocol; see the module docstring)."""
 
     def __init__(self, client: Client, resource: Resource, *, namespace: str = "", label_selector: str = "",
-                 field_selector: str = "", clock: Clock = REAL_CLOCK, page_size: int = LIST_PAGE_SIZE) -> None:
+                 field_selector: str = "", clock: Clock = REAL_CLOCK, page_size: int = LIST_PAGE_SIZE,
+                 transform: Transform | None = None) -> None:
         self.client = client
+        self.transform = transform
         self.resource = resource
         self.namespace = namespace if resource.namespaced else ""
         self.label_selector = label_selector
@@ -283,7 +297,7 @@ class SharedInformer:
                 cont, limit = "", 0
                 continue
             for obj in page.get("items") or ():
-                items[object_key(obj)] = obj
+                items[object_key(obj)] = self.transform(obj) if self.transform is not None else obj
             md = page.get("metadata") or {}
             cont = str(md.get("continue") or "")
             if not cont:
@@ -349,7 +363,7 @@ class SharedInformer:
             log.debug("%r: closing the watch stream failed: %s", self, e)
 
     def _handle(self, event: WatchEvent) -> None:
-        obj = event.object
+        obj = event.object if self.transform is None else self.transform(event.object)
         rv = resource_version_of(obj)
         if event.type == "BOOKMARK":
             if rv:
@@ -397,8 +411,11 @@ class SharedInformer:
 class SharedInformerFactory:
     """One informer per (resource, namespace, selectors), shared by every controller of a process."""
 
-    def __init__(self, client: Client, *, clock: Clock = REAL_CLOCK, page_size: int = LIST_PAGE_SIZE) -> None:
+    def __init__(self, client: Client, *, clock: Clock = REAL_CLOCK, page_size: int = LIST_PAGE_SIZE,
+                 transform: Transform | None = None) -> None:
+        """`transform` is applied to every object before it is cached (e.g. strip_managed_fields)."""
         self.client = client
+        self.transform = transform
         self.clock = clock
         self.page_size = page_size
         self._informers: dict[tuple[Resource, str, str, str], SharedInformer] = {}
@@ -411,7 +428,8 @@ class SharedInformerFactory:
         inf = self._informers.get(key)
         if inf is None:
             inf = SharedInformer(self.client, resource, namespace=key[1], label_selector=label_selector,
-                                 field_selector=field_selector, clock=self.clock, page_size=self.page_size)
+                                 field_selector=field_selector, clock=self.clock, page_size=self.page_size,
+                                 transform=self.transform)
             self._informers[key] = inf
             if self._started:
                 self._start(inf)

@@ -41,7 +41,7 @@ class ControllerManagerConfig:
 
 async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     from pyk8s.client.events import EventRecorder
-    from pyk8s.client.informer import SharedInformerFactory
+    from pyk8s.client.informer import SharedInformerFactory, strip_managed_fields
     from pyk8s.client.kubeconfig import load_client_config
     from pyk8s.client.leaderelection import LeaderElector, leader_election_client
     from pyk8s.client.rest import RESTClient
@@ -51,7 +51,7 @@ async def run_controller_manager(cfg: ControllerManagerConfig) -> None:
     config = load_client_config(cfg.kubeconfig, user_agent="kube-controller-manager/pyk8s")
     client: Any = RESTClient(config)
     host = socket.gethostname()
-    factory = SharedInformerFactory(client)
+    factory = SharedInformerFactory(client, transform=strip_managed_fields)
     ctx = ControllerContext(client=client, informers=factory,
                             # upstream's controller recorders name only their component (no host)
                             recorder=lambda component: EventRecorder(client, component),

@@ -37,7 +37,7 @@ from typing import Any
 
 from pyk8s.api import errors, meta
 from pyk8s.base.clock import REAL_CLOCK, Clock
-from pyk8s.client.informer import SharedInformerFactory
+from pyk8s.client.informer import SharedInformerFactory, strip_managed_fields
 from pyk8s.client.interface import Client, InformerFactory, Obj, object_key, split_key
 from pyk8s.client.kinds import LEASES, NODES, PODS
 from pyk8s.client.kubeconfig import load_client_config
@@ -880,7 +880,7 @@ async def main(kubeconfig: str | None, count: int, name_prefix: str = "hollow-no
     """
     config = load_client_config(kubeconfig, context, user_agent="pyk8s/hollow-nodes")
     async with RESTClient(config) as client:
-        factory = SharedInformerFactory(client)
+        factory = SharedInformerFactory(client, transform=strip_managed_fields)
         nodes = HollowNodes(client, count=count, name_prefix=name_prefix, informers=factory, **options)
         await nodes.run()
 

@@ -328,7 +328,7 @@ async def main(kubeconfig: str, *, leader_elect: bool = True, kube_api_qps: floa
     """Run kube-scheduler against the cluster of `kubeconfig` until cancelled (or leadership is lost, which
     raises LeadershipLost). Flag names follow upstream (--kube-api-qps, --leader-elect, ...)."""
     from pyk8s.client.events import EventRecorder
-    from pyk8s.client.informer import SharedInformerFactory
+    from pyk8s.client.informer import SharedInformerFactory, strip_managed_fields
     from pyk8s.client.kubeconfig import load_client_config
     from pyk8s.client.leaderelection import LeaderElector, leader_election_client
     from pyk8s.client.rest import RESTClient
@@ -337,7 +337,7 @@ async def main(kubeconfig: str, *, leader_elect: bool = True, kube_api_qps: floa
     config.qps = kube_api_qps
     config.burst = kube_api_burst
     client = RESTClient(config)
-    factory = SharedInformerFactory(client, clock=clock)
+    factory = SharedInformerFactory(client, clock=clock, transform=strip_managed_fields)
     host = socket.gethostname()
     recorder = EventRecorder(client, COMPONENT, host=host, clock=clock)
     scheduler = Scheduler(client, factory, clock=clock, recorder=recorder,

@@ -429,3 +429,29 @@ def test_index_lookups_keep_insertion_order_without_sorting() -> None:
     idx.delete("ns/b")
     idx.delete("ns/c")
     assert idx.index_keys(NAMESPACE_INDEX, "ns") == [] and idx.by_index(NAMESPACE_INDEX, "ns") == []
+
+
+async def test_transform_strips_managed_fields_from_listed_and_watched_objects() -> None:
+    from pyk8s.client.informer import strip_managed_fields
+
+    fake = FakeClient()
+    managed = [{"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+    listed = pod("listed")
+    listed["metadata"]["managedFields"] = managed
+    await fake.create(PODS, listed)
+    factory = SharedInformerFactory(fake, clock=FakeClock(), transform=strip_managed_fields)
+    try:
+        inf = factory.informer(PODS)
+        factory.start()
+        assert await factory.wait_for_sync(5)
+        watched = pod("watched")
+        watched["metadata"]["managedFields"] = managed
+        await fake.create(PODS, watched)
+        await until(lambda: inf.lister.get("default/watched") is not None)
+        for name in ("listed", "watched"):
+            cached = inf.lister.get(f"default/{name}")
+            assert cached is not None and "managedFields" not in cached["metadata"]
+        stored = await fake.get(PODS, "listed", "default")
+        assert stored["metadata"]["managedFields"] == managed  # only the cache is trimmed
+    finally:
+        await factory.stop()
