@@ -4,7 +4,9 @@ The apiserver starts first (its listen line tells us the port when --secure-port
 controller-manager and the scheduler each get their own client certificate and kubeconfig
 (D/kube-controller-manager.kubeconfig, D/kube-scheduler.kubeconfig) and start. A child that exits is
 restarted after a back-off (1 s doubling to 30 s, reset after 60 s of good running); the apiserver comes
-back on the same port. SIGTERM stops the children (SIGTERM, then SIGKILL after a timeout) and exits.
+back on the same port; a child that refuses its flags (exit 2) ends the server instead. SIGTERM stops the
+components, then the apiserver (SIGTERM, then SIGKILL after a timeout), and exits; children also get SIGTERM
+if the supervisor itself dies (PR_SET_PDEATHSIG), so none is ever orphaned.
 Children's output goes to our stdout/stderr unchanged (the apiserver's, which we read, all to stdout).
 """
 
