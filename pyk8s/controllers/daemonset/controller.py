@@ -14,8 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from pyk8s.api import errors
-from pyk8s.api.labels import Selector, from_label_selector
-from pyk8s.api.meta import copy
+from pyk8s.api.meta import copy, labels_of
 from pyk8s.client.interface import Obj, object_key, split_key
 from pyk8s.client.kinds import CONTROLLER_REVISIONS, DAEMON_SETS, NODES, PODS
 from pyk8s.controllers.daemonset import history
@@ -36,7 +35,12 @@ from pyk8s.controllers.daemonset.daemonpods import (
 from pyk8s.controllers.daemonset.plan import pods_should_be_on_node, rolling_update, unscheduled_pods_without_node
 from pyk8s.controllers.framework import Controller, ControllerContext, Expectations, Result, controller_ref
 from pyk8s.controllers.framework.apierrors import is_namespace_terminating
-from pyk8s.controllers.framework.ownership import ControllerRefManager, owners_selecting, resolve_controller_ref
+from pyk8s.controllers.framework.ownership import (
+    ControllerRefManager,
+    owners_selecting,
+    resolve_controller_ref,
+    spec_selector,
+)
 from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, claim_candidates
 from pyk8s.controllers.framework.podstate import is_pod_available, is_pod_ready, is_terminal, is_terminating
 from pyk8s.controllers.framework.revisions import revision_number
@@ -56,15 +60,6 @@ def _meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
 
 
-def _labels(obj: Obj) -> dict[str, str]:
-    return dict(_meta(obj).get("labels") or {})
-
-
-def _selector(ds: Obj) -> Selector | None:
-    try:
-        return from_label_selector((ds.get("spec") or {}).get("selector"))
-    except errors.BadRequest:
-        return None
 
 
 class DaemonSetController:
@@ -145,7 +140,7 @@ class DaemonSetController:
             if ds is not None:
                 self.controller.enqueue(ds)
             return
-        if _labels(cur) != _labels(old) or cur_ref != old_ref:
+        if labels_of(cur) != labels_of(old) or cur_ref != old_ref:
             for ds in self._sets_selecting(cur):
                 self.controller.enqueue(ds)
 
@@ -190,7 +185,7 @@ class DaemonSetController:
             if min_ready > 0 and not is_pod_ready(old) and is_pod_ready(cur):
                 self.controller.enqueue_after(ds, min_ready + 1)
             return
-        if _labels(cur) != _labels(old) or cur_ref != old_ref:
+        if labels_of(cur) != labels_of(old) or cur_ref != old_ref:
             for ds in self._sets_selecting(cur):
                 self.controller.enqueue(ds)
 
@@ -207,7 +202,7 @@ class DaemonSetController:
                 self.controller.enqueue(ds)
 
     def _update_node(self, old: Obj, cur: Obj) -> None:
-        if (_labels(old) == _labels(cur)
+        if (labels_of(old) == labels_of(cur)
                 and (old.get("spec") or {}).get("taints") == (cur.get("spec") or {}).get("taints")):
             return
         for ds in self.ds_informer.lister.list():
@@ -236,7 +231,7 @@ class DaemonSetController:
         if _meta(ds).get("deletionTimestamp"):
             return None
         cur, old = await self._construct_history(ds)
-        hash_ = str(_labels(cur).get(UNIQUE_LABEL_KEY) or "")
+        hash_ = str(labels_of(cur).get(UNIQUE_LABEL_KEY) or "")
         if not self._satisfied(key):
             await self._update_status(ds, nodes, hash_, update_observed_generation=False)
             return None
@@ -268,7 +263,7 @@ class DaemonSetController:
 
     async def _daemon_pods(self, ds: Obj) -> list[Obj]:
         """getDaemonPods: pods this DaemonSet controls, adopting and releasing as needed."""
-        selector = _selector(ds)
+        selector = spec_selector(ds)
         if selector is None:
             raise ValueError(f"daemon set {_meta(ds).get('name')!r} has an invalid selector")
         manager = ControllerRefManager(self.client, ds, DAEMON_SETS, selector)
@@ -428,7 +423,7 @@ class DaemonSetController:
     # ---- history ----
 
     async def _controlled_histories(self, ds: Obj) -> list[Obj]:
-        selector = _selector(ds)
+        selector = spec_selector(ds)
         if selector is None:
             raise ValueError(f"daemon set {_meta(ds).get('name')!r} has an invalid selector")
         ns = _meta(ds).get("namespace") or ""
@@ -440,7 +435,7 @@ class DaemonSetController:
         current: list[Obj] = []
         old: list[Obj] = []
         for rev in await self._controlled_histories(ds):
-            if UNIQUE_LABEL_KEY not in _labels(rev):
+            if UNIQUE_LABEL_KEY not in labels_of(rev):
                 fixed = copy(rev)
                 fixed["metadata"].setdefault("labels", {})[UNIQUE_LABEL_KEY] = fixed["metadata"]["name"]
                 rev = await self.client.update(CONTROLLER_REVISIONS, fixed)
@@ -485,9 +480,9 @@ class DaemonSetController:
         for rev in current:
             if revision_number(rev) >= revision_number(keep):
                 keep = rev
-        keep_hash = _labels(keep).get(UNIQUE_LABEL_KEY)
+        keep_hash = labels_of(keep).get(UNIQUE_LABEL_KEY)
         for pod in await self._daemon_pods(ds):
-            if _labels(pod).get(UNIQUE_LABEL_KEY) != keep_hash:
+            if labels_of(pod).get(UNIQUE_LABEL_KEY) != keep_hash:
                 pm = _meta(pod)
                 await self.client.patch(PODS, pm["name"], {"metadata": {"labels": {UNIQUE_LABEL_KEY: keep_hash}}},
                                         pm.get("namespace") or "", patch_type="merge")
@@ -505,13 +500,13 @@ class DaemonSetController:
         live: set[str] = set()
         for pods in (await self._nodes_to_daemon_pods(ds, include_deleted_terminal=True)).values():
             for pod in pods:
-                h = _labels(pod).get(UNIQUE_LABEL_KEY)
+                h = labels_of(pod).get(UNIQUE_LABEL_KEY)
                 if h:
                     live.add(h)
         for rev in sorted(old, key=revision_number):
             if to_kill <= 0:
                 break
-            if _labels(rev).get(UNIQUE_LABEL_KEY) in live:
+            if labels_of(rev).get(UNIQUE_LABEL_KEY) in live:
                 continue
             rm = _meta(rev)
             try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pyk8s.api import errors
 from pyk8s.api.labels import Selector, from_label_selector
-from pyk8s.api.meta import copy, name_of, namespace_of
+from pyk8s.api.meta import copy, labels_of, name_of, namespace_of
 from pyk8s.client.interface import Obj, object_key
 from pyk8s.client.kinds import DEPLOYMENTS, PODS, REPLICA_SETS
 from pyk8s.controllers.deployment.hash import compute_hash, normalize
@@ -84,7 +84,11 @@ from pyk8s.controllers.deployment.util import (
 )
 from pyk8s.controllers.framework import Controller, ControllerContext, Result, controller_ref, new_controller_ref
 from pyk8s.controllers.framework.apierrors import is_namespace_terminating
-from pyk8s.controllers.framework.ownership import ControllerRefManager, owners_selecting, resolve_controller_ref
+from pyk8s.controllers.framework.ownership import (
+    ControllerRefManager,
+    owners_selecting,
+    resolve_controller_ref,
+)
 from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, controlled_pods
 
 log = logging.getLogger("pyk8s.controllers.deployment")
@@ -107,9 +111,6 @@ def _meta(obj: Obj) -> Obj:
 def _spec(obj: Obj) -> Obj:
     return obj.get("spec") or {}
 
-
-def _labels(obj: Obj) -> dict[str, str]:
-    return dict(_meta(obj).get("labels") or {})
 
 
 def _typed(obj: Obj, kind: str) -> Obj:
@@ -169,7 +170,7 @@ class DeploymentController:
         except errors.StatusError:
             return []
         return [rs for rs in self.rs_informer.lister.list(namespace_of(d))
-                if selector.matches(_labels(rs)) and (controller_ref(rs) or {}).get("uid") == uid(d)]
+                if selector.matches(labels_of(rs)) and (controller_ref(rs) or {}).get("uid") == uid(d)]
 
     def _pod_map(self, d: Obj, rss: list[Obj], *, exclude_uid: str = "") -> dict[str, list[Obj]]:
         """Pods (terminating and finished ones too) grouped by the UID of the owned ReplicaSet controlling them."""
@@ -214,7 +215,7 @@ class DeploymentController:
             if d is not None:
                 self.controller.enqueue(d)
             return
-        if ref_changed or _labels(old) != _labels(cur):
+        if ref_changed or labels_of(old) != labels_of(cur):
             for d in self._deployments_for_rs(cur):
                 self.controller.enqueue(d)
 

@@ -88,13 +88,20 @@ def owners_selecting(owners: Lister, obj: Obj, *, match_empty: bool = False) -> 
     labels = _meta(obj).get("labels") or {}
     found = []
     for owner in owners.list(_meta(obj).get("namespace") or ""):
-        try:
-            selector = from_label_selector((owner.get("spec") or {}).get("selector"))
-        except errors.StatusError:
+        selector = spec_selector(owner)
+        if selector is None:
             continue
         if (match_empty or not selector.empty()) and selector.matches(labels):
             found.append(owner)
     return found
+
+
+def spec_selector(obj: Obj) -> Selector | None:
+    """The workload's spec.selector parsed, or None when it is invalid."""
+    try:
+        return from_label_selector((obj.get("spec") or {}).get("selector"))
+    except errors.StatusError:
+        return None
 
 
 def claim_action(obj: Obj, owner: Obj, matches: bool) -> Claim:

@@ -19,13 +19,17 @@ from typing import Any
 
 from pyk8s.api import errors
 from pyk8s.api.labels import Selector, from_label_selector, selector_from_set
-from pyk8s.api.meta import copy, name_of, namespace_of
+from pyk8s.api.meta import copy, labels_of, name_of, namespace_of
 from pyk8s.client.interface import Obj, object_key
 from pyk8s.client.kinds import PODS, REPLICA_SETS
 from pyk8s.controllers.framework import Controller, ControllerContext, Expectations, Result, controller_ref
 from pyk8s.controllers.framework.apierrors import is_namespace_terminating
 from pyk8s.controllers.framework.labelmatch import label_matcher
-from pyk8s.controllers.framework.ownership import ControllerRefManager, owners_selecting, resolve_controller_ref
+from pyk8s.controllers.framework.ownership import (
+    ControllerRefManager,
+    owners_selecting,
+    resolve_controller_ref,
+)
 from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, claim_candidates, orphan_pods
 from pyk8s.controllers.framework.podstate import is_pod_active, is_pod_ready, is_terminating
 from pyk8s.controllers.replicaset.batch import SLOW_START_INITIAL_BATCH_SIZE, slow_start_batch
@@ -74,9 +78,6 @@ def _label_map(obj: Obj) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("labels") or {}  # type: ignore[no-any-return]
 
 
-def _labels(obj: Obj) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})
-
 
 class ReplicaSetController:
     """Reconciles ReplicaSets against their pods. `reconcile(key)` is one upstream syncReplicaSet."""
@@ -119,7 +120,7 @@ class ReplicaSetController:
         """ReplicaSets in the pod's namespace whose (non-empty, valid) selector matches its labels."""
         found = owners_selecting(self.rs_informer.lister, pod)
         if len(found) > 1:
-            log.info("user error: more than one ReplicaSet selects pod %s with labels %s", pod_key(pod), _labels(pod))
+            log.info("user error: more than one ReplicaSet selects pod %s with labels %s", pod_key(pod), labels_of(pod))
         return found
 
     def _replica_sets_with_same_controller(self, rs: Obj) -> list[Obj]:
@@ -144,7 +145,7 @@ class ReplicaSetController:
             except errors.StatusError:
                 continue
             for pod in self.pod_informer.lister.list(namespace_of(other)):
-                if selector.matches(_labels(pod)) and _uid(pod) not in seen:
+                if selector.matches(labels_of(pod)) and _uid(pod) not in seen:
                     seen.add(_uid(pod))
                     related.append(pod)
         return related

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from pyk8s.api import errors
-from pyk8s.api.labels import Selector, from_label_selector
+from pyk8s.api.labels import Selector
+from pyk8s.api.meta import labels_of
 from pyk8s.client.interface import Obj
 from pyk8s.client.kinds import CONTROLLER_REVISIONS, PERSISTENT_VOLUME_CLAIMS, PODS, STATEFUL_SETS
 from pyk8s.controllers.framework import Controller, ControllerContext, Result, controller_ref
@@ -20,6 +20,7 @@ from pyk8s.controllers.framework.ownership import (
     ControllerRefManager,
     owners_selecting,
     resolve_controller_ref,
+    spec_selector,
 )
 from pyk8s.controllers.framework.podindex import add_pod_controller_uid_index, claim_candidates
 from pyk8s.controllers.framework.podstate import is_pod_ready, is_terminating
@@ -37,15 +38,6 @@ def _meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
 
 
-def _labels(obj: Obj) -> dict[str, str]:
-    return dict(_meta(obj).get("labels") or {})
-
-
-def _selector(sts: Obj) -> Selector | None:
-    try:
-        return from_label_selector((sts.get("spec") or {}).get("selector"))
-    except errors.BadRequest:
-        return None
 
 
 class StatefulSetController:
@@ -117,7 +109,7 @@ class StatefulSetController:
             if min_ready > 0 and not is_pod_ready(old) and is_pod_ready(cur):
                 self.controller.enqueue_after(sts, min_ready + 1)
             return
-        if _labels(cur) != _labels(old) or cur_ref != old_ref:
+        if labels_of(cur) != labels_of(old) or cur_ref != old_ref:
             for sts in self._sets_for_pod(cur):
                 self.controller.enqueue(sts)
 
@@ -132,7 +124,7 @@ class StatefulSetController:
         sts = self.set_informer.lister.get(key)
         if sts is None:
             return None
-        selector = _selector(sts)
+        selector = spec_selector(sts)
         if selector is None:
             log.info("statefulset %s: invalid selector, not syncing", key)
             return None  # not transient: retrying cannot help
