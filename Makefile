@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := ca-certificates openssl
+APT_PACKAGES := ca-certificates openssl runc containernetworking-plugins iptables conntrack iproute2 busybox-static docker-registry
 DATA_DIR ?= /var/lib/pyk8s
 
 .PHONY: install deps-apt up down test lint unit integration e2e bench clean

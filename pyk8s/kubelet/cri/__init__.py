@@ -1,0 +1,1 @@
+"""CRI: the runtime seam of the kubelet (interface.py) and its implementations."""
