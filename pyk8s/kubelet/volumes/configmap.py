@@ -1,0 +1,63 @@
+"""configMap volumes: a ConfigMap's keys as files (all of them, or the listed items with their paths and modes).
+
+A missing ConfigMap (or key) is an error unless the volume is optional; an optional missing ConfigMap gives an
+empty volume. Files are written with the AtomicWriter, so refreshing picks up changes atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from pyk8s.api import errors
+from pyk8s.client import kinds
+from pyk8s.client.interface import Client
+from pyk8s.kubelet.volumes.atomic_writer import FileProjection
+from pyk8s.kubelet.volumes.errors import VolumeError
+
+Obj = dict[str, Any]
+
+PLUGIN_DIR = "kubernetes.io~configmap"
+DEFAULT_MODE = 0o644
+
+
+def make_payload(items: list[Obj], data: dict[str, bytes], default_mode: int, optional: bool,
+                 *, missing_key: str) -> dict[str, FileProjection]:
+    """Files for `data` (key -> bytes): every key, or `items` (key, path, mode). `missing_key` words the error."""
+    if not items:
+        return {k: FileProjection(v, default_mode) for k, v in data.items()}
+    out: dict[str, FileProjection] = {}
+    for item in items:
+        key = str(item.get("key") or "")
+        if key not in data:
+            if optional:
+                continue
+            raise VolumeError(f"{missing_key}: {key}")
+        mode = item.get("mode")
+        out[str(item.get("path") or key)] = FileProjection(data[key], int(mode) if mode is not None else default_mode)
+    return out
+
+
+def configmap_data(configmap: Obj) -> dict[str, bytes]:
+    out = {k: str(v).encode() for k, v in (configmap.get("data") or {}).items()}
+    for k, v in (configmap.get("binaryData") or {}).items():
+        out[k] = base64.b64decode(v or "")
+    return out
+
+
+async def payload(client: Client, namespace: str, source: Obj, default_mode: int | None = None) -> dict[str, FileProjection]:
+    """The files of a configMap volume source (or a projected configMap source with the volume's defaultMode)."""
+    name = str(source.get("name") or "")
+    optional = bool(source.get("optional"))
+    mode = default_mode if default_mode is not None else source.get("defaultMode")
+    try:
+        configmap = await client.get(kinds.CONFIGMAPS, name, namespace)
+    except errors.NotFound:
+        if not optional:
+            raise VolumeError(f'configmap "{name}" not found') from None
+        configmap = {}
+    except errors.StatusError as e:
+        raise VolumeError(e.message) from None
+    return make_payload(list(source.get("items") or []), configmap_data(configmap),
+                        int(mode) if mode is not None else DEFAULT_MODE, optional,
+                        missing_key="configmap references non-existent config key")
