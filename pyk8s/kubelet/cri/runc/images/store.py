@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import shutil
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -71,12 +72,15 @@ class ImageStore:
     """interface.ImageService and seams.LayerStore over a directory.
 
     `in_use(image_id)` (settable after construction) says whether a container uses the image; remove_image
-    refuses such images.
+    refuses such images. `socket_factory` (aiohttp's signature) opens the registry connections, for a kubelet
+    that lives in a node network namespace and reaches registries from the host's.
     """
 
     def __init__(self, root: str, *, registries: RegistryConfig | None = None, platform: Platform | None = None,
-                 in_use: Callable[[str], bool] | None = None, max_concurrent_downloads: int = 3) -> None:
+                 in_use: Callable[[str], bool] | None = None, max_concurrent_downloads: int = 3,
+                 socket_factory: Callable[[tuple[Any, ...]], socket.socket] | None = None) -> None:
         self.root = os.path.abspath(root)
+        self.socket_factory = socket_factory
         self.registries = registries or RegistryConfig()
         self.platform = platform or default_platform()
         self.in_use = in_use or (lambda image_id: False)
@@ -194,7 +198,8 @@ class ImageStore:
 
     async def _pull(self, ref: Reference, auth: AuthConfig | None) -> str:
         last: ImagePullError | None = None
-        async with aiohttp.ClientSession(timeout=_PULL_TIMEOUT) as session:
+        connector = aiohttp.TCPConnector(socket_factory=self.socket_factory)
+        async with aiohttp.ClientSession(timeout=_PULL_TIMEOUT, connector=connector) as session:
             for endpoint in self.registries.endpoints(ref.domain):
                 client = RegistryClient(session, endpoint, ref.path, self.registries.host_config(endpoint.host),
                                         auth)

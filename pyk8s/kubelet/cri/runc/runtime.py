@@ -1,0 +1,769 @@
+"""RuncRuntime: the CRI RuntimeService on runc, with one shim per container and no pause container.
+
+A sandbox is a pinned network namespace (set up by the PodNetwork), the pod's /etc files and its cgroup. A
+container is a bundle dir (config.json + an overlay rootfs) whose `runc create` is run by its shim
+(shim.py), which keeps the stdio, writes the CRI log and the exit status. Everything the runtime knows is
+persisted as JSON under state_dir, so a new RuncRuntime over the same dirs (a restarted kubelet) sees the same
+sandboxes and containers with the same ids, labels, annotations and exit codes: that is adoption.
+
+Layout: <state_dir>/sandboxes/<id>/{sandbox.json,hosts,hostname,resolv.conf},
+<state_dir>/containers/<id>/{container.json,config.json,shim.json,rootfs,upper,work,exit.json,termination-log}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import resource
+import shutil
+import signal as signal_mod
+import socket
+import struct
+import sys
+import tempfile
+import termios
+import time
+import typing
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from pyk8s.base import netns
+from pyk8s.kubelet.cri import interface as cri
+from pyk8s.kubelet.cri.interface import CRIError, NotFoundError
+from pyk8s.kubelet.cri.runc import cgroups, rootfs, spec
+from pyk8s.kubelet.cri.runc.runc import Runc
+from pyk8s.kubelet.cri.runc.seams import ImageConfig, LayerStore, PodNetwork, PodNetworkAttachment
+from pyk8s.kubelet.cri.runc.shim import EXIT, FRAME, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT, attach_socket_name
+
+_T = TypeVar("_T")
+
+TERMINATION_MESSAGE_LIMIT = 4096
+SHIM_START_TIMEOUT = 60.0
+
+
+def _from_dict(cls: type[_T], data: Any) -> _T:
+    """Rebuild a (nested) dataclass from `dataclasses.asdict` output."""
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return _from_dict(tp, value)  # type: ignore[arg-type]
+    if origin is list:
+        (arg,) = typing.get_args(tp)
+        return [_convert(arg, v) for v in value]
+    if origin is tuple:
+        return tuple(value)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        for arg in typing.get_args(tp):
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                return _from_dict(arg, value)  # type: ignore[arg-type]
+        return value
+    return value
+
+
+def _write_json(path: str, data: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def _read_json(path: str) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def _signal_name(sig: str) -> str:
+    """"SIGTERM", "TERM" or "15" → the name runc kill takes."""
+    sig = sig.strip().upper()
+    if not sig:
+        return "TERM"
+    if sig.isdigit():
+        return signal_mod.Signals(int(sig)).name[3:]
+    return sig[3:] if sig.startswith("SIG") else sig
+
+
+def _pid_is_shim(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"pyk8s.kubelet.cri.runc.shim" in f.read()
+    except OSError:
+        return False
+
+
+@dataclasses.dataclass
+class _Sandbox:
+    id: str
+    config: cri.PodSandboxConfig
+    created_at: int
+    state: str
+    netns_path: str
+    cgroup_path: str
+    attachment: PodNetworkAttachment | None = None
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class _Container:
+    id: str
+    sandbox_id: str
+    metadata: cri.ContainerMetadata
+    image: str
+    image_ref: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    log_path: str
+    created_at: int
+    cgroup_path: str
+    stop_signal: str
+    stdin: bool = False
+    tty: bool = False
+    started_at: int = 0
+    shim_pid: int = 0
+    removed: bool = False
+
+
+class RuncRuntime:
+    """cri.RuntimeService on runc."""
+
+    def __init__(self, *, state_dir: str, runc_root: str, cgroup_root: str, layers: LayerStore,
+                 network: PodNetwork, netns_dir: str = "/run/netns", runc_binary: str = "runc",
+                 python: str = sys.executable) -> None:
+        self.state_dir = os.path.abspath(state_dir)
+        self.cgroup_root = "/" + cgroup_root.strip("/")
+        self.layers = layers
+        self.network = network
+        self.netns_dir = netns_dir
+        self.python = python
+        self.runc = Runc(root=runc_root, log_dir=os.path.join(self.state_dir, "runc-logs"), binary=runc_binary)
+        self.sandbox_dir = os.path.join(self.state_dir, "sandboxes")
+        self.container_dir = os.path.join(self.state_dir, "containers")
+        os.makedirs(self.sandbox_dir, exist_ok=True)
+        os.makedirs(self.container_dir, exist_ok=True)
+        self._sandboxes: dict[str, _Sandbox] = {}
+        self._containers: dict[str, _Container] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._load()
+
+    # --- persistence ------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        for sid in os.listdir(self.sandbox_dir):
+            path = os.path.join(self.sandbox_dir, sid, "sandbox.json")
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                self._sandboxes[sid] = _from_dict(_Sandbox, _read_json(path))
+        for cid in os.listdir(self.container_dir):
+            path = os.path.join(self.container_dir, cid, "container.json")
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                self._containers[cid] = _from_dict(_Container, _read_json(path))
+
+    def _save_sandbox(self, sb: _Sandbox) -> None:
+        _write_json(os.path.join(self.sandbox_dir, sb.id, "sandbox.json"), dataclasses.asdict(sb))
+
+    def _save_container(self, c: _Container) -> None:
+        _write_json(os.path.join(self.container_dir, c.id, "container.json"), dataclasses.asdict(c))
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def _sandbox(self, sandbox_id: str) -> _Sandbox:
+        sb = self._sandboxes.get(sandbox_id)
+        if sb is None:
+            raise NotFoundError(f"pod sandbox {sandbox_id!r} not found")
+        return sb
+
+    def _container(self, container_id: str) -> _Container:
+        c = self._containers.get(container_id)
+        if c is None or c.removed:
+            raise NotFoundError(f"container {container_id!r} not found")
+        return c
+
+    def _cdir(self, container_id: str) -> str:
+        return os.path.join(self.container_dir, container_id)
+
+    # --- version / sandboxes ----------------------------------------------------------------------------
+
+    async def version(self) -> cri.RuntimeVersion:
+        return cri.RuntimeVersion(runtime_name="runc", runtime_version=await self.runc.version())
+
+    async def run_pod_sandbox(self, config: cri.PodSandboxConfig) -> str:
+        sid = uuid.uuid4().hex + uuid.uuid4().hex
+        sdir = os.path.join(self.sandbox_dir, sid)
+        os.makedirs(sdir)
+        md = config.metadata
+        parent = config.cgroup_parent.strip("/") or f"pod{md.uid}"
+        netns_path = "" if config.host_network else os.path.join(self.netns_dir, f"pyk8s-{sid[:12]}")
+        sb = _Sandbox(id=sid, config=config, created_at=time.time_ns(), state="SANDBOX_NOTREADY",
+                      netns_path=netns_path, cgroup_path=f"{self.cgroup_root}/{parent}")
+        self._sandboxes[sid] = sb
+        self._save_sandbox(sb)
+        try:
+            if netns_path:
+                await asyncio.to_thread(netns.pin_new_netns, netns_path)
+                sb.attachment = await self.network.setup(
+                    sandbox_id=sid, netns_path=netns_path, namespace=md.namespace, name=md.name, uid=md.uid,
+                    port_mappings=config.port_mappings)
+                self._save_sandbox(sb)
+            ip = sb.attachment.ip if sb.attachment else ""
+            sb.files = rootfs.write_sandbox_files(sdir, hostname=config.hostname, ip=ip, dns=config.dns)
+            cgroups.ensure_pod_cgroup(sb.cgroup_path, cpu_shares=config.cpu_shares, cpu_quota=config.cpu_quota,
+                                      cpu_period=config.cpu_period, memory_limit=config.memory_limit_in_bytes)
+            if config.log_directory:
+                os.makedirs(config.log_directory, exist_ok=True)
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                await self.remove_pod_sandbox(sid)
+            if isinstance(e, CRIError | asyncio.CancelledError):
+                raise
+            raise CRIError(f"run pod sandbox: {e}") from None
+        sb.state = "SANDBOX_READY"
+        self._save_sandbox(sb)
+        return sid
+
+    async def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        sb = self._sandboxes.get(sandbox_id)
+        if sb is None:
+            return
+        for c in [c for c in self._containers.values() if c.sandbox_id == sandbox_id and not c.removed]:
+            await self.stop_container(c.id, 0)
+        async with self._lock(sandbox_id):
+            if sb.netns_path and os.path.exists(sb.netns_path):
+                md = sb.config.metadata
+                await self.network.teardown(sandbox_id=sb.id, netns_path=sb.netns_path, namespace=md.namespace,
+                                            name=md.name, uid=md.uid, port_mappings=sb.config.port_mappings,
+                                            attachment=sb.attachment)
+                await asyncio.to_thread(netns.unpin_netns, sb.netns_path)
+            sb.state = "SANDBOX_NOTREADY"
+            self._save_sandbox(sb)
+
+    async def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        sb = self._sandboxes.get(sandbox_id)
+        if sb is None:
+            return
+        await self.stop_pod_sandbox(sandbox_id)
+        for c in [c for c in self._containers.values() if c.sandbox_id == sandbox_id]:
+            await self.remove_container(c.id)
+        left = cgroups.remove_tree(sb.cgroup_path)
+        if left:
+            raise CRIError(f"pod cgroup {sb.cgroup_path} still busy: {left[0]}")
+        shutil.rmtree(os.path.join(self.sandbox_dir, sandbox_id), ignore_errors=True)
+        self._sandboxes.pop(sandbox_id, None)
+
+    def _sandbox_status(self, sb: _Sandbox) -> cri.PodSandboxStatus:
+        att = sb.attachment
+        return cri.PodSandboxStatus(
+            id=sb.id, metadata=sb.config.metadata, state=sb.state,  # type: ignore[arg-type]
+            created_at=sb.created_at, ip=att.ip if att else "",
+            additional_ips=list(att.additional_ips) if att else [], labels=dict(sb.config.labels),
+            annotations=dict(sb.config.annotations), netns_path=sb.netns_path)
+
+    async def pod_sandbox_status(self, sandbox_id: str) -> cri.PodSandboxStatus:
+        return self._sandbox_status(self._sandbox(sandbox_id))
+
+    async def list_pod_sandboxes(self) -> list[cri.PodSandboxStatus]:
+        return [self._sandbox_status(sb) for sb in self._sandboxes.values()]
+
+    # --- containers -------------------------------------------------------------------------------------
+
+    async def create_container(self, sandbox_id: str, config: cri.ContainerConfig,
+                               sandbox_config: cri.PodSandboxConfig) -> str:
+        sb = self._sandbox(sandbox_id)
+        if sb.state != "SANDBOX_READY":
+            raise CRIError(f"pod sandbox {sandbox_id[:12]} is not ready")
+        image_id = self.layers.resolve(config.image)
+        if image_id is None:
+            raise CRIError(f"image {config.image!r} not present on the node")
+        image_cfg: ImageConfig = self.layers.image_config(image_id)
+        layer_dirs = self.layers.layer_dirs(image_id)
+        cid = uuid.uuid4().hex + uuid.uuid4().hex
+        cdir = self._cdir(cid)
+        os.makedirs(cdir)
+        log_path = os.path.join(sb.config.log_directory, config.log_path) if config.log_path else ""
+        c = _Container(id=cid, sandbox_id=sandbox_id, metadata=config.metadata, image=config.image,
+                       image_ref=image_id, labels=dict(config.labels), annotations=dict(config.annotations),
+                       log_path=log_path, created_at=time.time_ns(), cgroup_path=f"{sb.cgroup_path}/{cid}",
+                       stop_signal=config.stop_signal or image_cfg.stop_signal, stdin=config.stdin, tty=config.tty)
+        self._containers[cid] = c
+        self._save_container(c)
+        try:
+            await self._prepare_and_create(c, cdir, sb, config, image_cfg, layer_dirs)
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                await self._destroy(c)
+            if isinstance(e, CRIError | asyncio.CancelledError):
+                raise
+            raise CRIError(f"create container {config.metadata.name}: {e}") from None
+        return cid
+
+    async def _prepare_and_create(self, c: _Container, cdir: str, sb: _Sandbox, config: cri.ContainerConfig,
+                                  image_cfg: ImageConfig, layer_dirs: list[str]) -> None:
+        root = rootfs.mount_overlay(layer_dirs, cdir)
+        passwd = group = ""
+        with contextlib.suppress(OSError):
+            passwd = _read_text(os.path.join(root, "etc/passwd"))
+        with contextlib.suppress(OSError):
+            group = _read_text(os.path.join(root, "etc/group"))
+        term_path = os.path.join(cdir, "termination-log")
+        open(term_path, "w").close()
+        files = sb.files
+        oci = spec.build_spec(
+            config, sb.config, image_cfg, netns_path=sb.netns_path, cgroups_path=c.cgroup_path,
+            pod_files=spec.PodFiles(hosts=files.get("hosts", ""), hostname=files.get("hostname", ""),
+                                    resolv_conf=files.get("resolv_conf", "")),
+            termination_log=term_path,
+            termination_log_path=config.annotations.get(cri.ANNOTATION_TERMINATION_MESSAGE_PATH)
+            or spec.TERMINATION_LOG_PATH,
+            passwd=passwd, group=group, nofile=min(1048576, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        _write_json(os.path.join(cdir, "config.json"), oci)
+        if c.log_path:
+            os.makedirs(os.path.dirname(c.log_path), exist_ok=True)
+        log_path = c.log_path or os.path.join(cdir, "output.log")
+        _write_json(os.path.join(cdir, "shim.json"), {
+            "id": c.id, "bundle": cdir, "runc": self.runc.binary, "runc_root": self.runc.root,
+            "runc_log": os.path.join(cdir, "runc-create.json"), "log_path": log_path,
+            "stdin": config.stdin, "stdin_once": config.stdin_once, "tty": config.tty,
+            "oom_file": cgroups.oom_kill_file(c.cgroup_path),
+        })
+        await self._start_shim(c, cdir)
+
+    async def _start_shim(self, c: _Container, cdir: str) -> None:
+        r_fd, w_fd = os.pipe()
+        env = dict(os.environ)
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["pyk8s"].__file__ or "")))
+        env["PYTHONPATH"] = pkg_parent + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            with open(os.path.join(cdir, "shim.log"), "ab") as shim_log:
+                proc = await asyncio.create_subprocess_exec(
+                    self.python, "-S", "-m", "pyk8s.kubelet.cri.runc.shim", cdir, str(w_fd),
+                    pass_fds=(w_fd,), start_new_session=True, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=shim_log, stderr=shim_log, cwd="/", env=env)
+        finally:
+            os.close(w_fd)
+        c.shim_pid = proc.pid
+        self._save_container(c)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                    os.fdopen(r_fd, "rb", buffering=0))
+        try:
+            line = await asyncio.wait_for(reader.readline(), SHIM_START_TIMEOUT)
+        except TimeoutError:
+            raise CRIError("container shim did not report within 60s") from None
+        finally:
+            transport.close()
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            tail = _read_text(os.path.join(cdir, "shim.log"))[-300:].strip().splitlines()
+            raise CRIError(f"container shim failed: {tail[-1] if tail else 'no report'}") from None
+        if not msg.get("ok"):
+            raise CRIError(f"runc create: {msg.get('error', 'failed')}")
+
+    async def start_container(self, container_id: str) -> None:
+        c = self._container(container_id)
+        async with self._lock(container_id):
+            if c.started_at:
+                return
+            if self._exit(c) is not None:
+                raise CRIError(f"container {container_id[:12]} has already exited")
+            await self.runc.start(container_id)
+            c.started_at = time.time_ns()
+            self._save_container(c)
+
+    def _exit(self, c: _Container) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = _read_json(os.path.join(self._cdir(c.id), "exit.json"))
+            return data
+        except (OSError, ValueError):
+            return None
+
+    async def _wait_exit(self, c: _Container, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            ex = self._exit(c)
+            if ex is not None:
+                return ex
+            if c.shim_pid and not _pid_is_shim(c.shim_pid):
+                return self._exit(c)
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.1)
+
+    async def stop_container(self, container_id: str, timeout: float) -> None:
+        c = self._containers.get(container_id)
+        if c is None or c.removed:
+            return
+        async with self._lock(container_id):
+            if self._exit(c) is not None or not (c.shim_pid and _pid_is_shim(c.shim_pid)):
+                return
+            sig = _signal_name(c.stop_signal) if c.started_at and timeout > 0 else "KILL"
+            with contextlib.suppress(NotFoundError, CRIError):
+                await self.runc.kill(container_id, sig)
+            if sig != "KILL" and await self._wait_exit(c, timeout) is not None:
+                return
+            with contextlib.suppress(NotFoundError, CRIError):
+                await self.runc.kill(container_id, "KILL")
+            if await self._wait_exit(c, 30.0) is None:
+                raise CRIError(f"container {container_id[:12]} did not exit after SIGKILL")
+
+    async def remove_container(self, container_id: str) -> None:
+        c = self._containers.get(container_id)
+        if c is None:
+            return
+        await self.stop_container(container_id, 0)
+        async with self._lock(container_id):
+            await self._destroy(c)
+
+    async def _destroy(self, c: _Container) -> None:
+        cdir = self._cdir(c.id)
+        await self.runc.delete(c.id)
+        if c.shim_pid and _pid_is_shim(c.shim_pid):
+            # A created-but-never-started container: delete killed its init; let the shim write its exit.
+            await self._wait_exit(c, 10.0)
+        rootfs.umount(os.path.join(cdir, "rootfs"))
+        if os.path.ismount(os.path.join(cdir, "rootfs")):
+            raise CRIError(f"rootfs of {c.id[:12]} is still mounted")
+        cgroups.remove_tree(c.cgroup_path)
+        shutil.rmtree(cdir, ignore_errors=True)
+        c.removed = True
+        self._containers.pop(c.id, None)
+
+    def _status(self, c: _Container) -> cri.ContainerStatus:
+        st = cri.ContainerStatus(
+            id=c.id, pod_sandbox_id=c.sandbox_id, metadata=c.metadata, state="CONTAINER_CREATED",
+            created_at=c.created_at, image=c.image, image_ref=c.image_ref, started_at=c.started_at,
+            labels=dict(c.labels), annotations=dict(c.annotations), log_path=c.log_path)
+        ex = self._exit(c)
+        if ex is None and c.shim_pid and not _pid_is_shim(c.shim_pid):
+            ex = self._exit(c) or {"exitCode": 255, "finishedAt": time.time_ns(), "lost": True}
+        if ex is not None:
+            st.state = "CONTAINER_EXITED"
+            st.exit_code = int(ex.get("exitCode", 255))
+            st.finished_at = int(ex.get("finishedAt", 0))
+            if st.exit_code == 137 and ex.get("oomKilled"):
+                st.reason = "OOMKilled"
+            elif st.exit_code == 0:
+                st.reason = "Completed"
+            else:
+                st.reason = "Error"
+            if ex.get("lost"):
+                st.message = "container shim exited without recording an exit status"
+            else:
+                with contextlib.suppress(OSError):
+                    with open(os.path.join(self._cdir(c.id), "termination-log"), "rb") as f:
+                        st.message = f.read(TERMINATION_MESSAGE_LIMIT).decode(errors="replace")
+        elif c.started_at:
+            st.state = "CONTAINER_RUNNING"
+        return st
+
+    async def list_containers(self) -> list[cri.ContainerStatus]:
+        return [self._status(c) for c in list(self._containers.values()) if not c.removed]
+
+    async def container_status(self, container_id: str) -> cri.ContainerStatus:
+        return self._status(self._container(container_id))
+
+    # --- exec / attach / port-forward -------------------------------------------------------------------
+
+    def _exec_process(self, c: _Container, cmd: list[str], tty: bool) -> str:
+        if not cmd:
+            raise CRIError("exec: empty command")
+        cdir = self._cdir(c.id)
+        process = dict(_read_json(os.path.join(cdir, "config.json"))["process"])
+        process["args"] = list(cmd)
+        process["terminal"] = tty
+        process.pop("oomScoreAdj", None)
+        fd, path = tempfile.mkstemp(prefix="exec-", suffix=".json", dir=cdir)
+        with os.fdopen(fd, "w") as f:
+            json.dump(process, f)
+        return path
+
+    def _running(self, container_id: str) -> _Container:
+        c = self._container(container_id)
+        if self._status(c).state != "CONTAINER_RUNNING":
+            raise CRIError(f"container {container_id[:12]} is not running")
+        return c
+
+    async def exec_sync(self, container_id: str, cmd: list[str], timeout: float) -> cri.ExecSyncResult:
+        c = self._running(container_id)
+        proc_json = self._exec_process(c, cmd, False)
+        pid_file = proc_json[:-5] + ".pid"
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.runc.argv(self.runc.new_log_path(), "exec", "--process", proc_json, "--pid-file", pid_file,
+                                container_id),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            timed_out = False
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), timeout if timeout > 0 else None)
+            except TimeoutError:
+                timed_out = True
+                _kill_pid_file(pid_file)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                out, err = await proc.communicate()
+            return cri.ExecSyncResult(stdout=out, stderr=err, exit_code=proc.returncode or 0, timed_out=timed_out)
+        finally:
+            for p in (proc_json, pid_file):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(p)
+
+    async def exec(self, container_id: str, cmd: list[str], io: cri.StreamIO) -> int:
+        c = self._running(container_id)
+        proc_json = self._exec_process(c, cmd, io.tty)
+        pid_file = proc_json[:-5] + ".pid"
+        args = self.runc.argv(self.runc.new_log_path(), "exec", "--process", proc_json, "--pid-file", pid_file,
+                              *(["-t"] if io.tty else []), container_id)
+        tasks: list[asyncio.Task[None]] = []
+        master = slave = -1
+        try:
+            if io.tty:
+                master, slave = os.openpty()
+                proc = await asyncio.create_subprocess_exec(*args, stdin=slave, stdout=slave, stderr=slave,
+                                                            start_new_session=True)
+                os.close(slave)
+                slave = -1
+                tasks.append(asyncio.create_task(_pump_fd_out(master, io.stdout)))
+                if io.stdin is not None:
+                    tasks.append(asyncio.create_task(_pump_in_fd(io.stdin, master, close=False)))
+                if io.resize is not None:
+                    tasks.append(asyncio.create_task(_pump_resize(io.resize, master, proc)))
+            else:
+                proc = await asyncio.create_subprocess_exec(
+                    *args, stdin=asyncio.subprocess.PIPE if io.stdin is not None else asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                assert proc.stdout is not None and proc.stderr is not None
+                tasks.append(asyncio.create_task(_pump_reader(proc.stdout, io.stdout)))
+                tasks.append(asyncio.create_task(_pump_reader(proc.stderr, io.stderr or io.stdout)))
+                if io.stdin is not None and proc.stdin is not None:
+                    tasks.append(asyncio.create_task(_pump_in_writer(io.stdin, proc.stdin)))
+            try:
+                rc = await proc.wait()
+            except asyncio.CancelledError:
+                _kill_pid_file(pid_file)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                raise
+            output_tasks = tasks[:1] if io.tty else tasks[:2]
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*output_tasks, return_exceptions=True), 5)
+            return rc
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for fd in (master, slave):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            for p in (proc_json, pid_file):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(p)
+
+    async def attach(self, container_id: str, io: cri.StreamIO) -> None:
+        c = self._running(container_id)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, attach_socket_name(self._cdir(c.id)))
+        except OSError as e:
+            sock.close()
+            raise CRIError(f"attach: container shim unreachable: {e}") from None
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+
+        async def send(kind: int, payload: bytes) -> None:
+            writer.write(FRAME.pack(kind, len(payload)) + payload)
+            await writer.drain()
+
+        async def stdin_pump() -> None:
+            assert io.stdin is not None
+            async for chunk in io.stdin:
+                if chunk:
+                    await send(STDIN, chunk)
+            await send(STDIN_EOF, b"")
+
+        async def resize_pump() -> None:
+            assert io.resize is not None
+            async for size in io.resize:
+                await send(RESIZE, json.dumps({"width": size.width, "height": size.height}).encode())
+
+        tasks = []
+        if io.stdin is not None and c.stdin:
+            tasks.append(asyncio.create_task(stdin_pump()))
+        if io.resize is not None:
+            tasks.append(asyncio.create_task(resize_pump()))
+        try:
+            while True:
+                try:
+                    head = await reader.readexactly(FRAME.size)
+                    kind, length = FRAME.unpack(head)
+                    payload = await reader.readexactly(length)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                if kind == STDOUT and io.stdout is not None:
+                    await io.stdout(payload)
+                elif kind == STDERR:
+                    target = io.stderr or (io.stdout if io.tty else None)
+                    if target is not None:
+                        await target(payload)
+                elif kind == EXIT:
+                    return
+                if tasks and all(t.done() for t in tasks) and c.stdin and not io.stdout and not io.stderr:
+                    return
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def port_forward(self, sandbox_id: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        sb = self._sandbox(sandbox_id)
+        if not sb.netns_path:
+            return await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await netns.open_connection_in_netns(sb.netns_path, "127.0.0.1", port)
+        except OSError as e:
+            raise CRIError(f"port-forward to port {port}: {e}") from None
+
+    # --- stats ------------------------------------------------------------------------------------------
+
+    def _stats(self, c: _Container) -> cri.ContainerStats:
+        s = cgroups.stats(c.cgroup_path)
+        used = 0
+        with contextlib.suppress(OSError):
+            used = _dir_size(os.path.join(self._cdir(c.id), "upper"))
+        return cri.ContainerStats(id=c.id, name=c.metadata.name, pod_sandbox_id=c.sandbox_id,
+                                  timestamp=time.time_ns(), cpu_usage_core_nanoseconds=s.cpu_usage_ns,
+                                  memory_working_set_bytes=s.memory_working_set_bytes,
+                                  memory_usage_bytes=s.memory_usage_bytes, rootfs_used_bytes=used)
+
+    async def container_stats(self, container_id: str) -> cri.ContainerStats:
+        return self._stats(self._container(container_id))
+
+    async def list_container_stats(self) -> list[cri.ContainerStats]:
+        return [self._stats(c) for c in list(self._containers.values())
+                if not c.removed and self._status(c).state == "CONTAINER_RUNNING"]
+
+    async def pod_sandbox_stats(self, sandbox_id: str) -> cri.PodSandboxStats:
+        sb = self._sandbox(sandbox_id)
+        s = cgroups.stats(sb.cgroup_path)
+        return cri.PodSandboxStats(id=sandbox_id, timestamp=time.time_ns(), cpu_usage_core_nanoseconds=s.cpu_usage_ns,
+                                   memory_working_set_bytes=s.memory_working_set_bytes,
+                                   memory_usage_bytes=s.memory_usage_bytes)
+
+
+def _read_text(path: str) -> str:
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def _dir_size(path: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _kill_pid_file(pid_file: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(_read_text(pid_file).strip()), signal_mod.SIGKILL)
+
+
+async def _pump_reader(reader: asyncio.StreamReader, out: Any) -> None:
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            return
+        if out is not None:
+            await out(chunk)
+
+
+async def _pump_in_writer(source: AsyncIterator[bytes], writer: asyncio.StreamWriter) -> None:
+    try:
+        async for chunk in source:
+            writer.write(chunk)
+            await writer.drain()
+    except (ConnectionError, BrokenPipeError):
+        return
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+async def _pump_fd_out(fd: int, out: Any) -> None:
+    loop = asyncio.get_running_loop()
+    os.set_blocking(fd, False)
+    while True:
+        ready = loop.create_future()
+        loop.add_reader(fd, _wake, ready)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        if out is not None:
+            await out(data)
+
+
+async def _pump_in_fd(source: AsyncIterator[bytes], fd: int, *, close: bool) -> None:
+    loop = asyncio.get_running_loop()
+    async for chunk in source:
+        view = memoryview(chunk)
+        while view:
+            try:
+                n = os.write(fd, view)
+                view = view[n:]
+            except BlockingIOError:
+                ready = loop.create_future()
+                loop.add_writer(fd, _wake, ready)
+                try:
+                    await ready
+                finally:
+                    loop.remove_writer(fd)
+            except OSError:
+                return
+    if not close:
+        # EOF on a terminal: ^D
+        with contextlib.suppress(OSError):
+            os.write(fd, b"\x04")
+
+
+async def _pump_resize(source: AsyncIterator[cri.TerminalSize], fd: int, proc: asyncio.subprocess.Process) -> None:
+    async for size in source:
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal_mod.SIGWINCH)
