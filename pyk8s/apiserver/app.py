@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from pyk8s.api import errors
 from pyk8s.api.conversion import CONVERTERS
 from pyk8s.api.resources import TABLE, ResourceTable
-from pyk8s.apiserver import authz, discovery, openapi, openapi_v2, reviews
+from pyk8s.apiserver import authz, discovery, metrics, openapi, openapi_v2, reviews, satokens
 from pyk8s.apiserver.admission import Admission
 from pyk8s.apiserver.allocators import ClusterIPAllocator, NodePortAllocator
 from pyk8s.apiserver.authn import Authenticator
@@ -25,7 +26,9 @@ from pyk8s.apiserver.endpoints.common import check_kind, error_response, json_re
 from pyk8s.apiserver.endpoints.deletes import DeleteHandler
 from pyk8s.apiserver.endpoints.subresources import SubresourceHandler
 from pyk8s.apiserver.endpoints.writes import WriteHandler
+from pyk8s.apiserver.kubeletclient import KubeletClient
 from pyk8s.apiserver.negotiation import decode_body, parse_accept
+from pyk8s.apiserver.nodeproxy import STREAMING_SUBRESOURCES, NodeProxy
 from pyk8s.apiserver.registry.batch import JobStrategy
 from pyk8s.apiserver.registry.core import NamespaceStrategy, NodeStrategy, PodStrategy, ServiceStrategy
 from pyk8s.apiserver.registry.registry import Registry
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+# /api/v1/nodes/<name>/proxy[/<path>]: nodes/proxy carries a path of its own, which parse_path does not take.
+NODE_PROXY_PATH = re.compile(r"^/api/v1/nodes/([^/]+)/proxy(?:/(.*))?$")
 
 
 class APIServer:
@@ -45,7 +50,8 @@ class APIServer:
 
     def __init__(self, store: Store, *, table: ResourceTable = TABLE, tokens: dict[str, UserInfo] | None = None,
                  service_cidr: str = "10.96.0.0/12", node_port_range: tuple[int, int] = (30000, 32767),
-                 advertise_address: str = "127.0.0.1", secure_port: int = 6443) -> None:
+                 advertise_address: str = "127.0.0.1", secure_port: int = 6443,
+                 kubelet_client: KubeletClient | None = None, token_signer: satokens.TokenSigner | None = None) -> None:
         self.store = store
         self.table = table
         self.ips = ClusterIPAllocator(service_cidr)
@@ -62,7 +68,11 @@ class APIServer:
         self.writes = WriteHandler(self.registry, self.admission)
         self.deletes = DeleteHandler(self.registry, self.admission)
         self.subresources = SubresourceHandler(self.writes)
-        self.authn = Authenticator(tokens)
+        self.token_signer = token_signer
+        self.authn = Authenticator(tokens, self._service_account_user if token_signer is not None else None)
+        self.kubelets = kubelet_client or KubeletClient(None, None)
+        self.node_proxy = NodeProxy(self.registry, self.kubelets)
+        self.metrics_api = metrics.MetricsAPI(self.registry, self.kubelets)
         self.ready = False
         self.advertise_address = advertise_address
         self.secure_port = secure_port
@@ -96,9 +106,12 @@ class APIServer:
         path = request.path
         if path in PUBLIC_PATHS:
             return self._public(path)
-        user = self.authn.authenticate(request)
+        user = await self.authn.authenticate(request)
         if not self.ready:
             raise errors.ServiceUnavailable("the apiserver is starting", headers={"Retry-After": "5"})
+        if path.rstrip("/") == f"/apis/{metrics.GROUP}" or path.startswith(f"/apis/{metrics.GROUP}/") \
+                or NODE_PROXY_PATH.match(path):
+            return await self._node_backed(request, user, path)
         info = parse_path(self.table, path)
         if info is None and not authz.allowed(user, None, path, _NONRESOURCE_VERBS.get(request.method, "get")):
             raise authz.forbidden_path(user, path, _NONRESOURCE_VERBS.get(request.method, "get"))
@@ -123,6 +136,36 @@ class APIServer:
             raise
         finally:
             self.request_count.labels(request.method, info.resource.plural, str(code)).inc()
+
+    async def _service_account_user(self, token: str) -> UserInfo | None:
+        assert self.token_signer is not None
+        claims = self.token_signer.verify(token)
+        return None if claims is None else await satokens.authenticate_token(claims, self.registry)
+
+    async def _node_backed(self, request: web.Request, user: UserInfo, path: str) -> web.StreamResponse:
+        """metrics.k8s.io and nodes/proxy: served from the kubelets rather than the store."""
+        verb = _NONRESOURCE_VERBS.get(request.method, "get")
+        proxy = NODE_PROXY_PATH.match(path)
+        if proxy is not None:
+            attrs = authz.ResourceAttributes(
+                {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+                 "DELETE": "delete"}.get(request.method, "get"), "", "nodes", "proxy", "", proxy.group(1))
+            if not authz.allowed(user, attrs):
+                raise authz.forbidden(user, attrs)
+            return await self.node_proxy.node_proxy(request, proxy.group(1), proxy.group(2) or "")
+        req = metrics.parse_metrics_path(path)
+        if req is None:
+            if not authz.allowed(user, None, path, verb):
+                raise authz.forbidden_path(user, path, verb)
+            doc = metrics.discovery_document(path)
+            if doc is None:
+                raise errors.NotFound("the server could not find the requested resource", details={})
+            return json_response(doc)
+        attrs = authz.ResourceAttributes("get" if req.name else "list", metrics.GROUP, req.plural, "",
+                                         req.namespace, req.name)
+        if not authz.allowed(user, attrs):
+            raise authz.forbidden(user, attrs)
+        return await self.metrics_api.serve(request, req)
 
     def _public(self, path: str) -> web.StreamResponse:
         if path == "/version":
@@ -166,10 +209,14 @@ class APIServer:
             if agg:
                 tag = "v2" if agg == discovery.AGGREGATED_V2 else "v2beta1"
                 body = discovery.aggregated(self.table, legacy=p == "/api", version_tag=tag)
+                if p == "/apis":
+                    body["items"].append(metrics.aggregated_group())
                 return web.Response(body=orjson.dumps(body), headers={"Content-Type": agg})
             if p == "/api":
                 return json_response(discovery.api_versions(f"{self.advertise_address}:{self.secure_port}"))
-            return json_response(discovery.api_group_list(self.table))
+            groups = discovery.api_group_list(self.table)
+            groups["groups"].append(metrics.api_group())
+            return json_response(groups)
         parts = [x for x in p.split("/") if x]
         doc: Obj | None = None
         if len(parts) == 2 and parts[0] == "api":
@@ -188,6 +235,12 @@ class APIServer:
         r = info.resource
         m = request.method
         sub = info.subresource
+        if sub in STREAMING_SUBRESOURCES and r.plural == "pods" and info.name and info.namespace:
+            return await self.node_proxy.pod_subresource(request, info)
+        if sub == "token" and r.plural == "serviceaccounts" and m == "POST" and info.name:
+            if self.token_signer is None:
+                raise errors.InternalError("the apiserver has no service-account signing key")
+            return await satokens.create_token(request, info, self.registry, self.token_signer, ctx.now)
         if not r.stored:
             return await self._review(request, info, ctx)
         if m == "GET":

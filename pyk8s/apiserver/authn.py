@@ -1,8 +1,9 @@
 """Authentication: who is calling, from the TLS client certificate or a bearer token.
 
 Client certificates: CN is the user name, each O a group (as upstream's x509 authenticator). Bearer
-tokens: a static token file in upstream's CSV format (``token,user,uid,"group1,group2"``). Every
-authenticated user is also in ``system:authenticated``. No credentials -> 401 (anonymous auth is off).
+tokens: a static token file in upstream's CSV format (``token,user,uid,"group1,group2"``), and
+service-account JWTs (pyk8s.apiserver.satokens) when a verifier is given. Every authenticated user is
+also in ``system:authenticated``. No credentials -> 401 (anonymous auth is off).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hmac
 import io
 import ssl
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +39,28 @@ def load_token_file(path: str | Path) -> dict[str, UserInfo]:
     return users
 
 
+# Turns a bearer token that looks like a JWT into its user, or None when it is not valid.
+JWTAuthenticator = Callable[[str], Awaitable[UserInfo | None]]
+
+
 class Authenticator:
-    def __init__(self, tokens: dict[str, UserInfo] | None = None) -> None:
+    def __init__(self, tokens: dict[str, UserInfo] | None = None, jwt: JWTAuthenticator | None = None) -> None:
         self.tokens = tokens or {}
+        self.jwt = jwt
         # A connection's client certificate never changes: parse it once per TLS connection.
         self._cert_users: weakref.WeakKeyDictionary[Any, UserInfo | None] = weakref.WeakKeyDictionary()
 
-    def authenticate(self, request: web.Request) -> UserInfo:
+    async def authenticate(self, request: web.Request) -> UserInfo:
         auth = request.headers.get("Authorization", "")
         if auth[:7].lower() == "bearer ":
             token = auth[7:].strip()
             for known, user in self.tokens.items():
                 if hmac.compare_digest(known.encode(), token.encode()):
                     return _with_authenticated(user)
+            if self.jwt is not None and token.count(".") == 2:
+                found = await self.jwt(token)
+                if found is not None:
+                    return _with_authenticated(found)
         # Like upstream's union authenticator: a valid client certificate still counts.
         transport = request.transport
         try:

@@ -17,6 +17,8 @@ from pyk8s.apiserver.app import APIServer
 from pyk8s.apiserver.authn import load_token_file
 from pyk8s.apiserver.bootstrap import bootstrap
 from pyk8s.apiserver.compaction import DEFAULT_COMPACTION_INTERVAL, compact_periodically
+from pyk8s.apiserver.kubeletclient import KubeletClient
+from pyk8s.apiserver.satokens import TokenSigner
 from pyk8s.base.gctune import tune_gc
 from pyk8s.pki.bootstrap import ensure_apiserver_pki, write_admin_kubeconfig
 from pyk8s.storage.errors import StorageError
@@ -37,6 +39,8 @@ class APIServerConfig:
     token_auth_file: str | None = None
     compaction_interval: float = DEFAULT_COMPACTION_INTERVAL
     extra_sans: tuple[str, ...] = field(default_factory=tuple)
+    # Dial kubelets from inside this network namespace (a /run/netns path), e.g. the test topology's switch.
+    kubelet_netns: str | None = None
 
 
 def server_ssl_context(cert: str, key: str, ca: str) -> ssl.SSLContext:
@@ -84,9 +88,11 @@ async def run_apiserver(cfg: APIServerConfig, started: asyncio.Event | None = No
         await store.start()
     except StorageError as e:
         raise SystemExit(f"error: cannot open the store: {e}") from None
+    kubelets = KubeletClient(str(pki.kubelet_client_cert), str(pki.kubelet_client_key), netns=cfg.kubelet_netns)
     server = APIServer(store, tokens=tokens, service_cidr=cfg.service_cluster_ip_range,
                        node_port_range=cfg.service_node_port_range, advertise_address=advertise,
-                       secure_port=cfg.secure_port)
+                       secure_port=cfg.secure_port, kubelet_client=kubelets,
+                       token_signer=TokenSigner(pki.sa_key.read_bytes()))
     app = server.make_app()
     # Open watches would otherwise hold a SIGTERM for their whole 30-60 min lifetime.
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=5.0)
@@ -120,4 +126,5 @@ async def run_apiserver(cfg: APIServerConfig, started: asyncio.Event | None = No
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        await kubelets.close()
         await store.close()

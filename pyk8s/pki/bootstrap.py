@@ -6,6 +6,7 @@ Layout (kubeadm's names, under ``D = --data-dir``)::
     D/pki/apiserver.crt, apiserver.key   apiserver serving certificate
     D/pki/admin.crt, admin.key           CN=kubernetes-admin, O=system:masters
     D/pki/sa.key, sa.pub                 service-account token signing key pair
+    D/pki/apiserver-kubelet-client.*     CN=kube-apiserver-kubelet-client, O=system:masters (apiserver -> kubelet)
     D/pki/<name>.crt, <name>.key         one client identity per component
     D/admin.kubeconfig, D/<name>.kubeconfig
 
@@ -49,6 +50,9 @@ CLUSTER_NAME = "kubernetes"
 ADMIN_USER = "kubernetes-admin"
 ADMIN_GROUPS = ("system:masters",)
 APISERVER_CN = "kube-apiserver"
+# The identity the apiserver presents to kubelets (kubeadm's apiserver-kubelet-client certificate).
+KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
+KUBELET_CLIENT_GROUPS = ("system:masters",)
 DEFAULT_SERVER_URL = "https://127.0.0.1:6443"
 # Reissue a leaf certificate that has less than this left.
 RENEW_BEFORE = datetime.timedelta(days=1)
@@ -68,6 +72,8 @@ class ApiserverPKI:
     admin_key: Path
     sa_key: Path
     sa_pub: Path
+    kubelet_client_cert: Path
+    kubelet_client_key: Path
 
 
 def _paths(data_dir: str | os.PathLike[str]) -> ApiserverPKI:
@@ -78,6 +84,8 @@ def _paths(data_dir: str | os.PathLike[str]) -> ApiserverPKI:
         apiserver_cert=pki / "apiserver.crt", apiserver_key=pki / "apiserver.key",
         admin_cert=pki / "admin.crt", admin_key=pki / "admin.key",
         sa_key=pki / "sa.key", sa_pub=pki / "sa.pub",
+        kubelet_client_cert=pki / "apiserver-kubelet-client.crt",
+        kubelet_client_key=pki / "apiserver-kubelet-client.key",
     )
 
 
@@ -174,6 +182,7 @@ def _ensure_apiserver_pki(paths: ApiserverPKI, bind_address: str, extra_sans: It
         write_pair(paths.pki_dir, "apiserver", new_serving_cert(ca, APISERVER_CN, dns, ips))
 
     _ensure_client(paths.pki_dir, "admin", ca, ADMIN_USER, ADMIN_GROUPS)
+    _ensure_client(paths.pki_dir, "apiserver-kubelet-client", ca, KUBELET_CLIENT_CN, KUBELET_CLIENT_GROUPS)
 
     if not paths.sa_key.exists():
         write_file(paths.sa_key, new_sa_signing_key(), KEY_MODE)
