@@ -32,7 +32,7 @@ down:
 lint: install
 	$(BIN)/ruff check pyk8s tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy pyk8s/base pyk8s/api pyk8s/storage pyk8s/pki pyk8s/apiserver pyk8s/client pyk8s/controllers pyk8s/scheduler
+	$(BIN)/mypy pyk8s/base pyk8s/api pyk8s/storage pyk8s/pki pyk8s/apiserver pyk8s/client pyk8s/controllers pyk8s/scheduler pyk8s/kubelet
 
 unit: install
 	$(BIN)/pytest -q tests/unit

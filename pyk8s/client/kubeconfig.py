@@ -11,10 +11,13 @@ Every failure is a `ClientConfigError` (a ValueError) with a one-line message, f
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyk8s.pki.kubeconfig import KubeconfigError, KubeconfigInfo, load_kubeconfig
 
@@ -47,6 +50,9 @@ class ClientConfig:
     burst: int | None = None
     timeout: float = 60.0
     max_connections: int = 100
+    # Makes the TCP sockets (aiohttp's socket_factory signature); a node kubelet living in its own network
+    # namespace passes one that opens them in the namespace it was started in. None: ordinary sockets.
+    socket_factory: Callable[[tuple[Any, ...]], socket.socket] | None = None
 
 
 def _one_line(text: str) -> str:

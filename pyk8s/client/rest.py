@@ -210,7 +210,8 @@ class RESTClient:
     # ---- plumbing ----
     def _new_session(self, limit: int) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=KEEPALIVE_SECONDS,
-                                         ssl=self.config.ssl_context if self.config.ssl_context else False)
+                                         ssl=self.config.ssl_context if self.config.ssl_context else False,
+                                         socket_factory=self.config.socket_factory)
         return aiohttp.ClientSession(connector=connector)
 
     def _get_session(self) -> aiohttp.ClientSession:

@@ -47,6 +47,8 @@ def _apiserver_options(f):  # type: ignore[no-untyped-def]
         click.option("--token-auth-file", default=None, type=click.Path(dir_okay=False, exists=True)),
         click.option("--etcd-compaction-interval", "compaction_interval", default="5m0s", show_default=True,
                      help="How often the store is compacted (Go duration; 0 disables)."),
+        click.option("--kubelet-netns", default=None, type=click.Path(dir_okay=False, exists=True),
+                     help="pyk8s: dial kubelets from inside this network namespace (local clusters)."),
         click.option("-v", "--v", "verbosity", default=0, type=int, help="Log verbosity (klog levels)."),
     ]
     for opt in reversed(options):
@@ -56,7 +58,8 @@ def _apiserver_options(f):  # type: ignore[no-untyped-def]
 
 def _run_apiserver(data_dir: str, secure_port: int, bind_address: str, advertise_address: str,
                    datastore_endpoint: str | None, service_cluster_ip_range: str, service_node_port_range: str,
-                   token_auth_file: str | None, compaction_interval: str, verbosity: int) -> None:
+                   token_auth_file: str | None, compaction_interval: str, kubelet_netns: str | None,
+                   verbosity: int) -> None:
     from pyk8s.apiserver.server import APIServerConfig, run_apiserver
 
     logs.setup(verbosity, "apiserver")
@@ -65,6 +68,7 @@ def _run_apiserver(data_dir: str, secure_port: int, bind_address: str, advertise
         datastore_endpoint=datastore_endpoint, service_cluster_ip_range=service_cluster_ip_range,
         service_node_port_range=_port_range(service_node_port_range), token_auth_file=token_auth_file,
         compaction_interval=_duration_seconds(compaction_interval, "--etcd-compaction-interval"),
+        kubelet_netns=kubelet_netns,
     )
     run(run_apiserver(cfg))
 
@@ -97,7 +101,7 @@ def server(disable_agent: bool, cluster_cidr: str, cm_args: tuple[str, ...], sch
                       "--service-cluster-ip-range", kwargs["service_cluster_ip_range"],
                       "--service-node-port-range", kwargs["service_node_port_range"],
                       "--etcd-compaction-interval", kwargs["compaction_interval"], "-v", str(kwargs["verbosity"])]
-    for flag in ("advertise_address", "datastore_endpoint", "token_auth_file"):
+    for flag in ("advertise_address", "datastore_endpoint", "token_auth_file", "kubelet_netns"):
         if kwargs[flag]:
             apiserver_args += ["--" + flag.replace("_", "-"), str(kwargs[flag])]
     verbosity = ["-v", str(kwargs["verbosity"])]
@@ -284,10 +288,14 @@ def hollow_nodes(kubeconfig: str, count: int, name_prefix: str, node_lease_durat
 
 
 def _register() -> None:
+    from pyk8s.cmd.images import images
+    from pyk8s.cmd.kubelet import kubelet
     from pyk8s.cmd.up import down, up
 
     main.add_command(up)
     main.add_command(down)
+    main.add_command(kubelet)
+    main.add_command(images)
 
 
 _register()

@@ -79,17 +79,28 @@ def _install_kubeconfig(src: Path) -> str:
 @click.option("--data-dir", default="/var/lib/pyk8s", show_default=True, type=click.Path(file_okay=False))
 @click.option("--secure-port", default=6443, show_default=True, type=int)
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for readiness.")
-def up(data_dir: str, secure_port: int, timeout: float) -> None:
+@click.option("--nodes", default=1, show_default=True, type=click.IntRange(0, 20),
+              help="Local nodes (each in its own network namespace, running real containers); 0 = control plane only.")
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Deploy the demo web Deployment.")
+def up(data_dir: str, secure_port: int, timeout: float, nodes: int, demo: bool) -> None:
     """Start a local cluster on the embedded store and install its kubeconfig."""
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
     data.chmod(0o700)
+    server_args = []
+    if nodes:
+        if os.geteuid() != 0:
+            raise click.ClickException("local nodes need root (runc, network namespaces); use --nodes 0 otherwise")
+        from pyk8s.cmd import localnodes
+
+        network, local_nodes = localnodes.ensure_network(data, nodes)
+        server_args = ["--kubelet-netns", network.switch_netns_path]
     pid = _read_pid(data)
     if pid is None:
         log = open(data / LOG_FILE, "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "pyk8s.cmd.main", "server", "--data-dir", str(data),
-             "--secure-port", str(secure_port), "--bind-address", "127.0.0.1", "--disable-agent"],
+             "--secure-port", str(secure_port), "--bind-address", "127.0.0.1", "--disable-agent", *server_args],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         (data / PID_FILE).write_text(str(proc.pid))
@@ -106,15 +117,32 @@ def up(data_dir: str, secure_port: int, timeout: float) -> None:
             raise click.ClickException(f"pyk8s server not ready after {timeout:.0f}s; see {data / LOG_FILE}")
         time.sleep(0.2)
     click.echo(_install_kubeconfig(data / "admin.kubeconfig"))
-    click.echo("cluster is up: try `kubectl get ns`")
+    if not nodes:
+        click.echo("cluster is up: try `kubectl get ns`")
+        return
+    localnodes.start_kubelets(data, network, local_nodes)
+    localnodes.wait_nodes_ready(f"https://127.0.0.1:{secure_port}", data / "admin.kubeconfig", local_nodes, timeout)
+    if demo:
+        localnodes.apply_demo(data / "admin.kubeconfig")
+        click.echo(f"demo: Deployment {localnodes.DEMO_NAME} (2 busybox httpd pods). Try:\n"
+                   f"  kubectl get pods -o wide\n"
+                   f"  kubectl logs deploy/{localnodes.DEMO_NAME}\n"
+                   f"  kubectl exec deploy/{localnodes.DEMO_NAME} -- cat /etc/hostname\n"
+                   f"  kubectl port-forward deploy/{localnodes.DEMO_NAME} 8080:8080 & curl http://127.0.0.1:8080/")
+    click.echo("cluster is up: try `kubectl get nodes -o wide`")
 
 
 @click.command("down")
 @click.option("--data-dir", default="/var/lib/pyk8s", show_default=True, type=click.Path(file_okay=False))
 @click.option("--timeout", default=30.0, show_default=True)
 def down(data_dir: str, timeout: float) -> None:
-    """Stop the cluster `pyk8s up` started (by its recorded PID)."""
+    """Stop the cluster `pyk8s up` started (by its recorded PIDs) and remove its local nodes' containers."""
     data = Path(data_dir)
+    from pyk8s.cmd import localnodes
+
+    left = localnodes.stop_nodes(data)
+    if left:
+        click.echo("could not remove: " + "; ".join(left), err=True)
     pid = _read_pid(data)
     if pid is None:
         click.echo("pyk8s server is not running")

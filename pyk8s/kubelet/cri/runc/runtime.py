@@ -140,13 +140,15 @@ class RuncRuntime:
     """cri.RuntimeService on runc."""
 
     def __init__(self, *, state_dir: str, runc_root: str, cgroup_root: str, layers: LayerStore,
-                 network: PodNetwork, netns_dir: str = "/run/netns", runc_binary: str = "runc",
+                 network: PodNetwork, netns_dir: str = "/run/netns", netns_prefix: str = "pyk8s-",
+                 runc_binary: str = "runc",
                  python: str = sys.executable) -> None:
         self.state_dir = os.path.abspath(state_dir)
         self.cgroup_root = "/" + cgroup_root.strip("/")
         self.layers = layers
         self.network = network
         self.netns_dir = netns_dir
+        self.netns_prefix = netns_prefix  # pod namespaces are <netns_dir>/<prefix><sandbox id[:12]>
         self.python = python
         self.runc = Runc(root=runc_root, log_dir=os.path.join(self.state_dir, "runc-logs"), binary=runc_binary)
         self.sandbox_dir = os.path.join(self.state_dir, "sandboxes")
@@ -208,7 +210,7 @@ class RuncRuntime:
         os.makedirs(sdir)
         md = config.metadata
         parent = config.cgroup_parent.strip("/") or f"pod{md.uid}"
-        netns_path = "" if config.host_network else os.path.join(self.netns_dir, f"pyk8s-{sid[:12]}")
+        netns_path = "" if config.host_network else os.path.join(self.netns_dir, f"{self.netns_prefix}{sid[:12]}")
         sb = _Sandbox(id=sid, config=config, created_at=time.time_ns(), state="SANDBOX_NOTREADY",
                       netns_path=netns_path, cgroup_path=f"{self.cgroup_root}/{parent}")
         self._sandboxes[sid] = sb
