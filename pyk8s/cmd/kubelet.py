@@ -48,6 +48,8 @@ class KubeletFlags:
     max_pods: int
     node_status_update_frequency: float
     cni_bin_dir: str
+    image_gc_high_threshold: int
+    image_gc_low_threshold: int
     verbosity: int
 
 
@@ -88,6 +90,7 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     from pyk8s.client.rest import RESTClient
     from pyk8s.kubelet.config import KubeletConfig
     from pyk8s.kubelet.cri.runc.cni import CNIPodNetwork
+    from pyk8s.kubelet.cri.runc.images.gc import ImageGCPolicy, collect_images
     from pyk8s.kubelet.cri.runc.images.mirrors import RegistryConfig, load_registries
     from pyk8s.kubelet.cri.runc.images.store import ImageStore
     from pyk8s.kubelet.cri.runc.runtime import RuncRuntime
@@ -121,8 +124,11 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     runtime = RuncRuntime(state_dir=flags.runtime_dir, runc_root=flags.runc_root or f"/run/pyk8s/{node_name}/runc",
                           cgroup_root=cgroup_root, layers=images, network=network, netns_prefix=netns_prefix)
     volumes = VolumeManager(client, config.pods_dir, node_name=node_name)
-    kubelet = Kubelet(client, runtime, images, config, pod_config=ModulePodConfig(client), volumes=volumes,
-                      on_pod_cidr=lambda cidr: pod_cidr_box.__setitem__("cidr", cidr))
+    gc_policy = ImageGCPolicy(high_threshold_percent=flags.image_gc_high_threshold,
+                              low_threshold_percent=flags.image_gc_low_threshold)
+    kubelet = Kubelet(client, runtime, images, config, pod_config=ModulePodConfig(client, cluster_domain=flags.cluster_domain), volumes=volumes,
+                      on_pod_cidr=lambda cidr: pod_cidr_box.__setitem__("cidr", cidr),
+                      image_gc=lambda in_use: collect_images(images, in_use=in_use, policy=gc_policy))
 
     cert_dir = os.path.join(flags.root_dir, "pki")
     if flags.tls_cert_file and flags.tls_private_key_file:
@@ -189,6 +195,10 @@ def _ip_list(text: str) -> list[str]:
 @click.option("--max-pods", default=110, show_default=True, type=click.IntRange(1))
 @click.option("--node-status-update-frequency", default="10s", show_default=True)
 @click.option("--cni-bin-dir", default="/usr/lib/cni", show_default=True)
+@click.option("--image-gc-high-threshold", default=85, show_default=True, type=click.IntRange(0, 100),
+              help="Image disk usage percent above which image GC runs.")
+@click.option("--image-gc-low-threshold", default=80, show_default=True, type=click.IntRange(0, 100),
+              help="Image disk usage percent image GC frees down to.")
 @click.option("-v", "--v", "verbosity", default=0, type=int, help="Log verbosity (klog levels).")
 def kubelet(**kw: Any) -> None:
     """Run the node agent: real containers with runc, CNI networking, an OCI image store."""
@@ -203,5 +213,8 @@ def kubelet(**kw: Any) -> None:
     if os.geteuid() != 0:
         raise click.ClickException("the kubelet needs root (runc, network namespaces, cgroups, mounts)")
     flags = KubeletFlags(**kw)
+    if flags.image_gc_low_threshold > flags.image_gc_high_threshold:
+        raise click.BadParameter(f"--image-gc-low-threshold ({flags.image_gc_low_threshold}) must not be higher than "
+                                 f"--image-gc-high-threshold ({flags.image_gc_high_threshold})")
     host_netns = enter_node_netns(flags.netns) if flags.netns else ""
     run(run_kubelet(flags, host_netns))

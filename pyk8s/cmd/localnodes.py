@@ -131,7 +131,9 @@ def _import_demo_image(node: LocalNode) -> None:
         asyncio.run(store.import_archive(str(tar)))
 
 
-def start_kubelets(data_dir: Path, network: NodeNetwork, nodes: list[LocalNode]) -> None:
+def start_kubelets(data_dir: Path, network: NodeNetwork, nodes: list[LocalNode]) -> dict[str, subprocess.Popen[bytes]]:
+    """Start the kubelets not already running; returns the processes started, by node name."""
+    started: dict[str, subprocess.Popen[bytes]] = {}
     by_name = network.nodes
     for node in nodes:
         if _kubelet_pid(node) is not None:
@@ -146,7 +148,9 @@ def start_kubelets(data_dir: Path, network: NodeNetwork, nodes: list[LocalNode])
             proc = subprocess.Popen(node.kubelet_argv(kubeconfig, net.netns_path, net.ip), stdout=log, stderr=log,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         node.pid_file.write_text(str(proc.pid))
+        started[node.name] = proc
         click.echo(f"started kubelet {node.name} (pid {proc.pid}, node IP {net.ip}), log {node.log_file}")
+    return started
 
 
 def _api_get(url: str, kubeconfig: Path) -> dict[str, Any] | None:
@@ -162,16 +166,20 @@ def _api_get(url: str, kubeconfig: Path) -> dict[str, Any] | None:
         return None
 
 
-def wait_nodes_ready(server: str, kubeconfig: Path, nodes: list[LocalNode], timeout: float) -> None:
+def wait_nodes_ready(server: str, kubeconfig: Path, nodes: list[LocalNode], timeout: float,
+                     started: dict[str, subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + timeout
     pending = {n.name for n in nodes}
     while pending:
         for node in nodes:
             if node.name not in pending:
                 continue
-            if _kubelet_pid(node) is None:
+            proc = started.get(node.name)
+            code = proc.poll() if proc is not None else (None if _kubelet_pid(node) else "?")
+            if code is not None:
                 tail = node.log_file.read_text(errors="replace")[-2000:] if node.log_file.exists() else ""
-                raise click.ClickException(f"kubelet {node.name} exited during start-up; log tail:\n{tail}")
+                raise click.ClickException(f"kubelet {node.name} exited during start-up (status {code}); "
+                                           f"log tail:\n{tail}")
             obj = _api_get(f"{server}/api/v1/nodes/{node.name}", kubeconfig) or {}
             conditions = (obj.get("status") or {}).get("conditions") or []
             if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):

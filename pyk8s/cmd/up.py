@@ -120,8 +120,9 @@ def up(data_dir: str, secure_port: int, timeout: float, nodes: int, demo: bool) 
     if not nodes:
         click.echo("cluster is up: try `kubectl get ns`")
         return
-    localnodes.start_kubelets(data, network, local_nodes)
-    localnodes.wait_nodes_ready(f"https://127.0.0.1:{secure_port}", data / "admin.kubeconfig", local_nodes, timeout)
+    started = localnodes.start_kubelets(data, network, local_nodes)
+    localnodes.wait_nodes_ready(f"https://127.0.0.1:{secure_port}", data / "admin.kubeconfig", local_nodes, timeout,
+                                started)
     if demo:
         localnodes.apply_demo(data / "admin.kubeconfig")
         click.echo(f"demo: Deployment {localnodes.DEMO_NAME} (2 busybox httpd pods). Try:\n"

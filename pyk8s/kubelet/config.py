@@ -49,6 +49,7 @@ class KubeletConfig:
     image_gc_high_threshold_percent: int = 85
     image_gc_low_threshold_percent: int = 80
     image_minimum_gc_age: float = 120.0
+    image_gc_period: float = 300.0  # upstream's ImageGCPeriod
     serialize_image_pulls: bool = True
     max_parallel_image_pulls: int | None = None
     # Eviction (hard thresholds; also subtracted from capacity to give allocatable).

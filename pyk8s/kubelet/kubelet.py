@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from pyk8s.api import errors, meta
-from pyk8s.api.quantity import parse_quantity
 from pyk8s.base.clock import REAL_CLOCK, Clock
 from pyk8s.client.events import EventRecorder
 from pyk8s.client.informer import SharedInformerFactory, strip_managed_fields
 from pyk8s.client.interface import Client, InformerFactory, Obj
 from pyk8s.client.kinds import NODES, PODS
+from pyk8s.kubelet import envvars, podspec
 from pyk8s.kubelet.backoff import Backoff
 from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.cri import interface as cri
@@ -48,7 +47,7 @@ log = logging.getLogger("pyk8s.kubelet")
 
 COMPONENT = "kubelet"
 
-__all__ = ["Kubelet", "ModulePodConfig", "NoVolumes", "PodConfigBuilder", "VolumeManagerLike", "qos_class"]
+__all__ = ["Kubelet", "ModulePodConfig", "NoVolumes", "PodConfigBuilder", "VolumeManagerLike"]
 
 
 class VolumeManagerLike(Protocol):
@@ -77,60 +76,31 @@ class NoVolumes:
 
 
 class ModulePodConfig:
-    """PodConfigBuilder over pyk8s.kubelet.podspec and pyk8s.kubelet.envvars (imported when first built)."""
+    """PodConfigBuilder over pyk8s.kubelet.podspec and pyk8s.kubelet.envvars."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, cluster_domain: str = "cluster.local") -> None:
         self.client = client
-        self._podspec: Any = importlib.import_module("pyk8s.kubelet.podspec")
-        self._envvars: Any = importlib.import_module("pyk8s.kubelet.envvars")
+        self.cluster_domain = cluster_domain
 
     def sandbox_config(self, pod: Obj, *, pod_log_root: str, cluster_dns: list[str], cluster_domain: str,
                        attempt: int, cgroup_parent: str) -> cri.PodSandboxConfig:
-        config: cri.PodSandboxConfig = self._podspec.sandbox_config(
-            pod, pod_log_root=pod_log_root, cluster_dns=cluster_dns, cluster_domain=cluster_domain, attempt=attempt,
-            cgroup_parent=cgroup_parent)
-        return config
+        return podspec.sandbox_config(pod, pod_log_root=pod_log_root, cluster_dns=cluster_dns,
+                                      cluster_domain=cluster_domain, attempt=attempt, cgroup_parent=cgroup_parent)
 
     async def container_config(self, pod: Obj, container: Obj, *, restart_count: int, image_ref: str,
                                volume_paths: dict[str, str], env: list[tuple[str, str]],
-                               pod_dir: str) -> cri.ContainerConfig:
-        config: cri.ContainerConfig = await self._podspec.container_config(
-            pod, container, restart_count=restart_count, image_ref=image_ref, volume_paths=volume_paths, env=env,
-            pod_dir=pod_dir)
-        return config
+                               pod_dir: str, pod_ip: str = "") -> cri.ContainerConfig:
+        return await podspec.container_config(pod, container, restart_count=restart_count, image_ref=image_ref,
+                                              volume_paths=volume_paths, env=env, pod_dir=pod_dir, pod_ip=pod_ip,
+                                              cluster_domain=self.cluster_domain)
 
     def container_hash(self, container: Obj) -> str:
-        return str(self._podspec.container_hash(container))
+        return podspec.container_hash(container)
 
     async def container_env(self, pod: Obj, container: Obj, *, pod_ip: str, host_ip: str,
                             node_name: str) -> list[tuple[str, str]]:
-        env: list[tuple[str, str]] = await self._envvars.container_env(
-            pod, container, client=self.client, pod_ip=pod_ip, host_ip=host_ip, node_name=node_name)
-        return env
-
-
-def qos_class(pod: Obj) -> str:
-    """status.qosClass when the apiserver set it, else upstream's rule (Guaranteed / Burstable / BestEffort)."""
-    given = (pod.get("status") or {}).get("qosClass")
-    if given:
-        return str(given)
-    spec = pod.get("spec") or {}
-    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        requests, limits = res.get("requests") or {}, res.get("limits") or {}
-        if requests or limits:
-            any_set = True
-        for r in ("cpu", "memory"):
-            lim = limits.get(r)
-            req = requests.get(r, lim)
-            if lim is None or req is None or parse_quantity(str(req)) != parse_quantity(str(lim)):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
+        return await envvars.container_env(pod, container, client=self.client, pod_ip=pod_ip, host_ip=host_ip,
+                                           node_name=node_name)
 
 
 _IGNORED_METADATA = ("resourceVersion", "managedFields", "generation")
@@ -145,20 +115,13 @@ def needs_sync(old: Obj, new: Obj) -> bool:
     return any(om.get(k) != nm.get(k) for k in keys)
 
 
-def pod_cgroup_parent(pod: Obj) -> str:
-    uid = str(meta.meta(pod).get("uid") or "")
-    qos = qos_class(pod)
-    if qos == "Guaranteed":
-        return f"kubepods/pod{uid}"
-    return f"kubepods/{qos.lower()}/pod{uid}"
-
-
 class Kubelet:
     def __init__(self, client: Client, runtime: cri.RuntimeService, images: cri.ImageService,
                  config: KubeletConfig, *, pod_config: PodConfigBuilder, volumes: VolumeManagerLike,
                  clock: Clock = REAL_CLOCK, informers: InformerFactory | None = None,
                  recorder: EventRecorder | None = None, capacity: dict[str, str] | None = None,
-                 on_pod_cidr: Callable[[str], None] | None = None) -> None:
+                 on_pod_cidr: Callable[[str], None] | None = None,
+                 image_gc: Callable[[Callable[[str], bool]], Awaitable[object]] | None = None) -> None:
         self.client = client
         self.runtime = runtime
         self.images = images
@@ -175,6 +138,8 @@ class Kubelet:
         # The node's spec.podCIDR (set by the nodeipam controller after registration) goes to the pod network,
         # as upstream's kubelet hands it to the runtime (UpdateRuntimeConfig).
         self.on_pod_cidr = on_pod_cidr
+        # One image GC pass (thresholds are the callee's); given which image ids containers still use.
+        self.image_gc = image_gc
         self.node_informer = self.informers.informer(NODES, field_selector=f"metadata.name={config.node_name}")
         self.node_informer.add_handler(self._on_node, lambda _old, new: self._on_node(new), None)
         self.pleg = PLEG(runtime, clock=clock, relist_period=config.pleg_relist_period, on_event=self._on_pleg)
@@ -183,7 +148,7 @@ class Kubelet:
         self.runtime_manager = RuntimeManager(
             runtime, images, pod_config, node_name=config.node_name, pod_log_root=config.pod_log_dir,
             cluster_dns=config.cluster_dns, cluster_domain=config.cluster_domain, pod_dir=config.pod_dir,
-            cgroup_parent=pod_cgroup_parent, record=self._record, run_hook=self._run_hook, clock=clock,
+            cgroup_parent=podspec.pod_cgroup_parent, record=self._record, run_hook=self._run_hook, clock=clock,
             crash_backoff=Backoff(config.crash_loop_backoff_initial, config.crash_loop_backoff_max, clock=clock),
             image_backoff=Backoff(config.image_pull_backoff_initial, config.image_pull_backoff_max, clock=clock),
             serialize_image_pulls=config.serialize_image_pulls,
@@ -251,6 +216,8 @@ class Kubelet:
                 tg.create_task(self.node_status.status_loop())
                 tg.create_task(self.pleg.run())
                 tg.create_task(self._housekeeping_loop())
+                if self.image_gc is not None:
+                    tg.create_task(self._image_gc_loop())
         finally:
             await self.pod_workers.stop()
             await self.probes.stop()
@@ -264,6 +231,24 @@ class Kubelet:
                 await self.housekeeping()
             except (cri.CRIError, errors.StatusError, ConnectionError) as e:
                 log.warning("housekeeping: %s", e)
+
+    async def _image_gc_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.image_gc_period)
+            await self.collect_images()
+
+    async def collect_images(self) -> None:
+        """One image GC pass, sparing every image a container (running or not) still refers to."""
+        assert self.image_gc is not None
+        try:
+            containers = await self.runtime.list_containers()
+            used = {c.image_ref for c in containers} | {c.image for c in containers}
+            await self.image_gc(lambda image_id: image_id in used)
+        except cri.CRIError as e:
+            log.warning("image garbage collection failed: %s", e)
+            node = {"kind": "Node", "apiVersion": "v1",
+                    "metadata": {"name": self.config.node_name, "uid": self.config.node_name}}
+            self.recorder.event(node, "Warning", "ImageGCFailed", str(e), kind="Node", api_version="v1")
 
     async def housekeeping(self) -> None:
         """Stop and remove sandboxes of pods that are neither in the API nor known to a pod worker."""

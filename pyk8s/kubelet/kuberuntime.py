@@ -313,7 +313,7 @@ class PodConfigBuilder(Protocol):
 
     async def container_config(self, pod: Obj, container: Obj, *, restart_count: int, image_ref: str,
                                volume_paths: dict[str, str], env: list[tuple[str, str]],
-                               pod_dir: str) -> cri.ContainerConfig: ...
+                               pod_dir: str, pod_ip: str = "") -> cri.ContainerConfig: ...
 
     def container_hash(self, container: Obj) -> str: ...
 
@@ -470,7 +470,7 @@ class RuntimeManager:
                                                       node_name=self.node_name)
             config = await self.pod_config.container_config(
                 pod, container, restart_count=restart_count, image_ref=image_ref, volume_paths=volume_paths,
-                env=env, pod_dir=self.pod_dir(str(meta.meta(pod).get("uid") or "")))
+                env=env, pod_dir=self.pod_dir(str(meta.meta(pod).get("uid") or "")), pod_ip=pod_ip)
         except Exception as e:  # the builders raise CreateContainerConfigError-like errors with upstream text
             msg = str(e)
             self.record(ref, EVENT_WARNING, "Failed", f"Error: {msg}")

@@ -135,6 +135,8 @@ def test_deployment_pods_ready_and_reach_each_other(kubectl: Kubectl, ns: str, n
     assert "hello from pyk8s busybox" in page
     # the hostname a pod sees is its name
     assert kubectl("-n", ns, "exec", a, "--", "cat", "/etc/hostname").strip() == a
+    hosts = kubectl("-n", ns, "exec", a, "--", "cat", "/etc/hosts")
+    assert re.search(rf"^{re.escape(a_ip)}\s+{a}\b", hosts, re.M), hosts
 
 
 @pytest.mark.parametrize("binary", ["kubectl", KUBECTL_SPDY])
@@ -322,3 +324,20 @@ def test_python_client_exec(kubectl: Kubectl, ns: str, node: NodeCluster) -> Non
                      stderr=True, stdin=False, stdout=True, tty=False)
     assert out.split() == ["py", "42"]
 
+
+
+def test_kubectl_top_node_and_pod(kubectl: Kubectl, ns: str, node: NodeCluster) -> None:
+    apply(kubectl, ns, pod("spinner", ["sh", "-c", "while true; do :; done"],
+                           container={"resources": {"limits": {"cpu": "200m", "memory": "32Mi"}}}))
+    wait_ready(kubectl, ns, "spinner", node)
+
+    def top_pod() -> tuple[int, str] | None:
+        res = kubectl.run("-n", ns, "top", "pod", "spinner", "--no-headers", check=False)
+        m = re.fullmatch(r"spinner\s+(\d+)m\s+(\d+Mi)\s*", res.stdout)
+        return (int(m.group(1)), m.group(2)) if res.returncode == 0 and m else None
+
+    # the CFS quota caps the busy loop at 200m; a sample window shows most of it
+    millicores, _memory = wait_for(lambda: (t := top_pod()) and t[0] >= 100 and t, 60, "top pod >= 100m", node)
+    assert millicores <= 260
+    row = kubectl("top", "node", "--no-headers").split()
+    assert row[0] == node.node_name and row[1].endswith("m") and row[3].endswith("Mi") and int(row[3][:-2]) > 0

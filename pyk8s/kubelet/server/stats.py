@@ -4,7 +4,8 @@ Shape follows upstream's statsapi.Summary (k8s.io/kubelet/pkg/apis/stats/v1alpha
 cpu, memory} and pods[{podRef, startTime, cpu, memory, containers[{name, startTime, cpu, memory}]}]. CPU usage
 in nano-cores needs two cumulative samples, so `StatsSampler` keeps the previous sample per container (refreshed
 in the background and on every request) and derives the rate from samples at least `min_interval` apart. The
-node figures are the sums over the pods (the node's own cgroup is not read).
+node figures are the machine's, as upstream reads them from the root cgroup: CPU time busy on all cores and
+memory in use (total less available), from psutil.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+import psutil
 
 from pyk8s.kubelet.cri.interface import (
     LABEL_POD_NAME,
@@ -42,8 +45,26 @@ class StatsSampler:
         self.start_time = clock()
         self._last: dict[str, ContainerStats] = {}
         self._rate: dict[str, int] = {}
+        self._machine_last: tuple[int, int] | None = None  # (timestamp ns, busy cpu ns)
+        self._machine_rate: int | None = None
+
+    def _sample_machine(self) -> tuple[int, int, int]:
+        """(timestamp ns, busy CPU ns over all cores since boot, memory in use in bytes)."""
+        t = psutil.cpu_times()
+        busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0) + \
+            getattr(t, "steal", 0.0)
+        mem = psutil.virtual_memory()
+        now, busy_ns = self.clock(), int(busy * 1e9)
+        if self._machine_last is None:
+            self._machine_last = (now, busy_ns)
+        elif now - self._machine_last[0] >= self.min_interval_ns:
+            dt = now - self._machine_last[0]
+            self._machine_rate = int(max(0, busy_ns - self._machine_last[1]) * 1_000_000_000 / dt)
+            self._machine_last = (now, busy_ns)
+        return now, busy_ns, int(mem.total - mem.available)
 
     async def sample(self) -> list[ContainerStats]:
+        self._sample_machine()
         stats = await self.runtime.list_container_stats()
         seen = set()
         for s in stats:
@@ -105,9 +126,13 @@ class StatsSampler:
             pod["cpu"] = _sum_cpu(pod["containers"], now)
             pod["memory"] = _sum_memory(pod["containers"], now)
         pod_list = sorted(pods.values(), key=lambda p: (p["podRef"]["namespace"], p["podRef"]["name"]))
+        stamp, busy_ns, in_use = self._sample_machine()
+        node_cpu: dict[str, Any] = {"time": rfc3339(stamp), "usageCoreNanoSeconds": busy_ns}
+        if self._machine_rate is not None:
+            node_cpu["usageNanoCores"] = self._machine_rate
         return {
-            "node": {"nodeName": self.node_name, "startTime": rfc3339(self.start_time),
-                     "cpu": _sum_cpu(pod_list, now), "memory": _sum_memory(pod_list, now)},
+            "node": {"nodeName": self.node_name, "startTime": rfc3339(self.start_time), "cpu": node_cpu,
+                     "memory": {"time": rfc3339(stamp), "workingSetBytes": in_use, "usageBytes": in_use}},
             "pods": pod_list,
         }
 

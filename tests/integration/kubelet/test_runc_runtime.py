@@ -270,6 +270,25 @@ async def test_oom_killed(node: Node) -> None:
     assert (st.exit_code, st.reason) == (137, "OOMKilled")
 
 
+async def test_guaranteed_pod_with_cpu_quota_runs_capped(node: Node) -> None:
+    """Pod- and container-level CPU quota and memory limit, as a Guaranteed pod of 200m / 32Mi gets them."""
+    rt = node.runtime()
+    sbc = node.sandbox_config("capped")
+    sbc.cpu_shares, sbc.cpu_quota, sbc.cpu_period, sbc.memory_limit_in_bytes = 204, 20000, 100000, 32 << 20
+    sid = await rt.run_pod_sandbox(sbc)
+    cfg = container("spin", ["sh", "-c", "while true; do :; done"], resources=cri.LinuxContainerResources(
+        cpu_shares=204, cpu_quota=20000, cpu_period=100000, memory_limit_in_bytes=32 << 20, oom_score_adj=-997))
+    cid = await rt.create_container(sid, cfg, sbc)
+    await rt.start_container(cid)
+    first = await rt.container_stats(cid)
+    await asyncio.sleep(1.0)  # a measurement window, not synchronisation
+    second = await rt.container_stats(cid)
+    used = (second.cpu_usage_core_nanoseconds - first.cpu_usage_core_nanoseconds) / \
+        ((second.timestamp - first.timestamp) or 1)
+    assert 0.05 < used < 0.3, used  # the busy loop is held near 200m by the quota
+    await rt.stop_container(cid, 1)
+
+
 async def test_exec_sync_exec_with_stdin_and_stats(node: Node) -> None:
     rt = node.runtime()
     _sid, cid, _ = await run(rt, node, container("svc", ["sleep", "1000"]))

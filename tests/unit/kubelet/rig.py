@@ -41,7 +41,7 @@ class StubPodConfig:
 
     async def container_config(self, pod: Obj, container: Obj, *, restart_count: int, image_ref: str,
                                volume_paths: dict[str, str], env: list[tuple[str, str]],
-                               pod_dir: str) -> cri.ContainerConfig:
+                               pod_dir: str, pod_ip: str = "") -> cri.ContainerConfig:
         md = pod["metadata"]
         return cri.ContainerConfig(
             metadata=cri.ContainerMetadata(container["name"], restart_count), image=image_ref,

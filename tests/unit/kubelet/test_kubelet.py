@@ -3,7 +3,7 @@ init containers, adoption, node registration."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -346,3 +346,26 @@ def test_fake_images_present() -> None:
     images = FakeImageService(present=["busybox:1.36"])
     assert "busybox:1.36" in images.images
     assert FakeRuntime().stop_exit_code == 143
+
+
+async def test_image_gc_spares_images_in_use_and_reports_failures(rig: Rig) -> None:
+    asked: list[Callable[[str], bool]] = []
+    failing = False
+
+    async def gc(in_use: Callable[[str], bool]) -> None:
+        asked.append(in_use)
+        if failing:
+            raise cri.CRIError("Failed to garbage collect required amount of images. Attempted to free 10 bytes, "
+                               "but only found 0 bytes eligible to free.")
+
+    rig.kubelet.image_gc = gc
+    await rig.create(make_pod("web"))
+    await eventually(lambda: rig.phase("web") == "Running", what="Running")
+    cs = rig.container_status("web")
+    await rig.kubelet.collect_images()
+    assert asked[-1](cs["imageID"]) and not asked[-1]("sha256:" + "0" * 64)
+    failing = True
+    await rig.kubelet.collect_images()
+    await rig.kubelet.recorder.flush()
+    failed = rig.events("ImageGCFailed")
+    assert failed and failed[0]["involvedObject"]["kind"] == "Node" and "garbage collect" in failed[0]["message"]

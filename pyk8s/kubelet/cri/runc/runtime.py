@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import resource
 import shutil
@@ -39,6 +40,8 @@ from pyk8s.kubelet.cri.runc import cgroups, rootfs, spec
 from pyk8s.kubelet.cri.runc.runc import Runc
 from pyk8s.kubelet.cri.runc.seams import ImageConfig, LayerStore, PodNetwork, PodNetworkAttachment
 from pyk8s.kubelet.cri.runc.shim import EXIT, FRAME, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT, attach_socket_name
+
+log = logging.getLogger("pyk8s.kubelet.runtime")
 
 _T = TypeVar("_T")
 
@@ -158,7 +161,25 @@ class RuncRuntime:
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._oom_score_floor: int | None = None  # lowest oom_score_adj a container may get here (probed once)
         self._load()
+
+    async def _oom_floor(self) -> int:
+        """The lowest oom_score_adj a new process may take. Lowering it needs CAP_SYS_RESOURCE, which a sandboxed
+        host may withhold; runc then fails the whole create, so Guaranteed pods (-997) are clamped to what the
+        machine allows (our own value), as they could not be protected more than the kubelet itself."""
+        if self._oom_score_floor is None:
+            proc = await asyncio.create_subprocess_exec(
+                "sh", "-c", "echo -999 > /proc/self/oom_score_adj", stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL)
+            if await proc.wait() == 0:
+                self._oom_score_floor = -1000
+            else:
+                with open("/proc/self/oom_score_adj") as f:
+                    self._oom_score_floor = int(f.read().strip() or 0)
+                log.info("oom_score_adj below %d is not permitted here; containers are clamped to it",
+                         self._oom_score_floor)
+        return self._oom_score_floor
 
     # --- persistence ------------------------------------------------------------------------------------
 
@@ -324,6 +345,10 @@ class RuncRuntime:
         term_path = os.path.join(cdir, "termination-log")
         open(term_path, "w").close()
         files = sb.files
+        floor = await self._oom_floor()
+        if config.resources.oom_score_adj < floor:
+            config = dataclasses.replace(config, resources=dataclasses.replace(config.resources,
+                                                                               oom_score_adj=floor))
         oci = spec.build_spec(
             config, sb.config, image_cfg, netns_path=sb.netns_path, cgroups_path=c.cgroup_path,
             pod_files=spec.PodFiles(hosts=files.get("hosts", ""), hostname=files.get("hostname", ""),
