@@ -313,8 +313,9 @@ class Kubelet:
             return SyncOutcome(terminal=True)
         try:
             volume_paths = await self.volumes.mount(pod)
-        except Exception as e:
-            self._record(pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: {e}")
+        except Exception as e:  # VolumeError carries upstream's message, one per failed volume
+            for message in (getattr(e, "failures", None) or {"": str(e)}).values():
+                self._record(pod, "Warning", "FailedMount", message)
             await self.status_manager.set_status(pod, before)
             return SyncOutcome(requeue_after=2.0)
         actions = compute_pod_actions(
