@@ -101,6 +101,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def stop_pid(pid: int, timeout: float) -> None:
+    """SIGTERM the process we started, wait up to `timeout` seconds, then SIGKILL it."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
 def _kubelet_pid(node: LocalNode) -> int | None:
     try:
         pid = int(node.pid_file.read_text().strip())
@@ -221,12 +231,7 @@ def stop_nodes(data_dir: Path, timeout: float = 30.0) -> list[str]:
         node = LocalNode(data_dir, net.name)
         pid = _kubelet_pid(node)
         if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+            stop_pid(pid, timeout)
             click.echo(f"stopped kubelet {node.name} (pid {pid})")
         node.pid_file.unlink(missing_ok=True)
         left += reset_node(node.reset_dirs(net.netns))

@@ -8,7 +8,6 @@ then installs the admin kubeconfig as ~/.kube/config unless that file belongs to
 from __future__ import annotations
 
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -149,11 +148,6 @@ def down(data_dir: str, timeout: float) -> None:
         click.echo("pyk8s server is not running")
         (data / PID_FILE).unlink(missing_ok=True)
         return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    localnodes.stop_pid(pid, timeout)
     (data / PID_FILE).unlink(missing_ok=True)
     click.echo(f"stopped pyk8s server (pid {pid})")

@@ -40,6 +40,7 @@ from pyk8s.kubelet.cri.interface import (
     PortMapping,
 )
 from pyk8s.kubelet.envvars import CreateContainerConfigError, expand, lookup_in
+from pyk8s.kubelet.hostsfile import hosts_file_content
 
 Obj = dict[str, Any]
 
@@ -461,27 +462,6 @@ def security_context(pod: Obj, container: Obj) -> LinuxContainerSecurityContext:
     escalation = sc.get("allowPrivilegeEscalation")
     out.no_new_privs = escalation is not None and not escalation
     return out
-
-
-def hosts_file_content(pod_ips: list[str], hostname: str, domain: str, host_aliases: list[Obj]) -> str:
-    """managedHostsFileContent: localhost entries, the pod's own name, then hostAliases."""
-    lines = [
-        "# Kubernetes-managed hosts file.",
-        "127.0.0.1\tlocalhost",
-        "::1\tlocalhost ip6-localhost ip6-loopback",
-        "fe00::0\tip6-localnet",
-        "fe00::0\tip6-mcastprefix",
-        "fe00::1\tip6-allnodes",
-        "fe00::2\tip6-allrouters",
-    ]
-    for ip in pod_ips:
-        lines.append(f"{ip}\t{hostname}.{domain}\t{hostname}" if domain else f"{ip}\t{hostname}")
-    if host_aliases:
-        lines.append("")
-        lines.append("# Entries added by HostAliases.")
-        for alias in host_aliases:
-            lines.append(f"{alias.get('ip', '')}\t" + "\t".join(str(h) for h in alias.get("hostnames") or []))
-    return "\n".join(lines) + "\n"
 
 
 def _write_if_changed(path: str, content: str, mode: int) -> None:

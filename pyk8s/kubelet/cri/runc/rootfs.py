@@ -13,6 +13,7 @@ import errno
 import os
 
 from pyk8s.kubelet.cri.interface import CRIError, DNSConfig
+from pyk8s.kubelet.hostsfile import hosts_file_content
 
 MNT_DETACH = 2
 PAGE = 4096
@@ -73,19 +74,8 @@ def umount(target: str) -> None:
 
 
 def hosts_file(hostname: str, ip: str) -> str:
-    """The pod's /etc/hosts, as the kubelet writes it for a pod without hostAliases."""
-    lines = [
-        "# Kubernetes-managed hosts file.",
-        "127.0.0.1\tlocalhost",
-        "::1\tlocalhost ip6-localhost ip6-loopback",
-        "fe00::0\tip6-localnet",
-        "fe00::0\tip6-mcastprefix",
-        "fe00::1\tip6-allnodes",
-        "fe00::2\tip6-allrouters",
-    ]
-    if ip:
-        lines.append(f"{ip}\t{hostname}")
-    return "\n".join(lines) + "\n"
+    """The sandbox's /etc/hosts, for a pod without hostAliases (the kubelet mounts its own when it has more)."""
+    return hosts_file_content([ip] if ip else [], hostname, "", [])
 
 
 def resolv_conf(dns: DNSConfig) -> str:
