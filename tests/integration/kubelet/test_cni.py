@@ -15,7 +15,7 @@ import pytest
 
 from pyk8s.base import netns
 from pyk8s.kubelet.cri.interface import CRIError, PortMapping
-from pyk8s.kubelet.cri.runc.cni import CNIPodNetwork
+from pyk8s.kubelet.cri.runc.cni import POD_MASQ_CHAIN, CNIPodNetwork
 from tests.node_sandbox import Node, NodeNetwork
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -63,6 +63,10 @@ def _nat_rules(node: Node) -> str:
                           check=True).stdout
 
 
+def _masquerade_rules(rules: str) -> list[str]:
+    return [line for line in rules.splitlines() if line.startswith(f"-A {POD_MASQ_CHAIN} ") and "MASQUERADE" in line]
+
+
 @pytest.mark.root
 @needs_root
 @needs_plugins
@@ -100,7 +104,11 @@ async def test_pods_reach_each_other_hostport_answers_and_teardown_cleans(
     # the hostPort answers on the node address, from the switch namespace (another "machine")
     assert (await _http_get(net.switch_netns_path, node.ip, 18080, deadline)).endswith(b"pod-b says hi\n")
     rules = _nat_rules(node)
-    assert ids["a"] in rules and ids["b"] in rules
+    assert ids["b"] in rules  # portmap's DNAT for pod b's hostPort
+    assert ids["a"] not in rules  # no per-pod masquerade chain: the node has one rule for the pod CIDR
+    assert _masquerade_rules(rules) == [f"-A {POD_MASQ_CHAIN} -s 10.244.1.0/24 ! -d 10.244.1.0/24 -m comment "
+                                        '--comment "pyk8s: masquerade pod traffic leaving the pod network" '
+                                        "-j MASQUERADE"]
 
     for key, path, att, pm in (("a", pod_a, att_a, []), ("b", pod_b, att_b, ports)):
         await cni.teardown(sandbox_id=ids[key], netns_path=path, namespace="default", name=key, uid=f"uid-{key}",
@@ -110,6 +118,7 @@ async def test_pods_reach_each_other_hostport_answers_and_teardown_cleans(
     assert not ({att_a.ip, att_b.ip} & set(os.listdir(leased)))
     rules = _nat_rules(node)
     assert ids["a"] not in rules and ids["b"] not in rules and "CNI-DN-" not in rules
+    assert len(_masquerade_rules(rules)) == 1  # the node's rule stays (it dies with the node's namespace)
     links = subprocess.run(node.argv(["ip", "-o", "link"]), capture_output=True, text=True, check=True).stdout
     assert "veth" not in links  # the pods' host-side veths are gone with their eth0
     assert os.listdir(cni.results_dir) == []
@@ -131,6 +140,58 @@ async def test_teardown_after_the_netns_is_gone_frees_the_address(node_net: tupl
                        port_mappings=[], attachment=att)
     assert att.ip not in os.listdir(os.path.join(cni.ipam_dir, "pyk8s"))
     assert not os.path.exists(os.path.join(cni.results_dir, "sandbox-c.json"))
+
+
+@pytest.mark.root
+@needs_root
+@needs_plugins
+@pytest.mark.timeout(60)
+async def test_traffic_leaving_the_pod_network_comes_from_the_node_and_a_restart_adds_no_rule(
+        node_net: tuple[NodeNetwork, Node], tmp_path: object) -> None:
+    """A listener on the switch (another machine: no route to any pod CIDR) sees the node's address; a pod
+    reaching another pod keeps its own. A second CNIPodNetwork (a kubelet restart) finds the rules in place."""
+    net, node = node_net
+    peers: list[str] = []
+
+    async def hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername")[0])
+        writer.write(b"hi\n")
+        await writer.drain()
+        writer.close()
+
+    async def hello_from(pod: str, host: str, port: int) -> bytes:
+        reader, writer = await asyncio.wait_for(netns.open_connection_in_netns(pod, host, port), 10)
+        try:
+            return await asyncio.wait_for(reader.read(), 10)
+        finally:
+            writer.close()
+
+    data_dir = str(tmp_path)
+    pods = [net.add_netns(f"{node.netns}-m{i}") for i in range(2)]
+    first = CNIPodNetwork(pod_cidr="10.244.3.0/24", data_dir=data_dir, plugin_netns=node.netns_path)
+    att0 = await first.setup(sandbox_id="sandbox-m0", netns_path=pods[0], namespace="ns", name="m0", uid="u0",
+                             port_mappings=[])
+    restarted = CNIPodNetwork(pod_cidr="10.244.3.0/24", data_dir=data_dir, plugin_netns=node.netns_path)
+    att1 = await restarted.setup(sandbox_id="sandbox-m1", netns_path=pods[1], namespace="ns", name="m1", uid="u1",
+                                 port_mappings=[])
+    outside = await netns.start_server_in_netns(hello, net.switch_netns_path, net.gateway, 0)
+    inside = await netns.start_server_in_netns(hello, pods[1], att1.ip, 0)
+    try:
+        assert await hello_from(pods[0], net.gateway, outside.sockets[0].getsockname()[1]) == b"hi\n"
+        assert await hello_from(pods[1], net.gateway, outside.sockets[0].getsockname()[1]) == b"hi\n"
+        assert await hello_from(pods[0], att1.ip, inside.sockets[0].getsockname()[1]) == b"hi\n"
+        assert peers == [node.ip, node.ip, att0.ip]
+    finally:
+        outside.close()
+        inside.close()
+    rules = _nat_rules(node)
+    assert len(_masquerade_rules(rules)) == 1
+    assert rules.count(f"-j {POD_MASQ_CHAIN}") == 1 and rules.count("-j RETURN") == 1
+    await first.teardown(sandbox_id="sandbox-m0", netns_path=pods[0], namespace="ns", name="m0", uid="u0",
+                         port_mappings=[], attachment=att0)
+    await restarted.teardown(sandbox_id="sandbox-m1", netns_path=pods[1], namespace="ns", name="m1", uid="u1",
+                             port_mappings=[], attachment=att1)
+    assert os.listdir(os.path.join(data_dir, "results")) == []
 
 
 # ---- fake plugins: the exact protocol (env, stdin, error handling, DEL order) without root -----------------------
@@ -167,25 +228,29 @@ def _log(tmp_path: object) -> list[str]:
 
 
 async def test_fake_chain_add_then_del_in_reverse(fake_plugins: str, tmp_path: object) -> None:
-    cni = CNIPodNetwork(pod_cidr="10.9.0.0/24", data_dir=os.path.join(str(tmp_path), "d"), plugin_dir=fake_plugins)
+    cni = CNIPodNetwork(pod_cidr="10.9.0.0/24", data_dir=os.path.join(str(tmp_path), "d"), plugin_dir=fake_plugins,
+                        masquerade=False)  # no iptables in the test's own namespace
     att = await cni.setup(sandbox_id="s1", netns_path="/nonexistent", namespace="ns", name="p", uid="u",
                           port_mappings=[PortMapping(80, 8080, "TCP")])
     assert (att.ip, att.gateway, att.additional_ips) == ("10.9.0.7", "10.9.0.1", ["fd00::7"])
     await cni.teardown(sandbox_id="s1", netns_path="/nonexistent", namespace="ns", name="p", uid="u",
                        port_mappings=[], attachment=att)
-    assert _log(tmp_path) == ["ADD loopback", "ADD bridge", "ADD portmap", "DEL portmap", "DEL bridge",
-                              "DEL loopback"]
+    log = _log(tmp_path)
+    assert sorted(log[:2]) == ["ADD bridge", "ADD loopback"]  # the two networks are set up at once
+    assert log[2:] == ["ADD portmap", "DEL portmap", "DEL bridge", "DEL loopback"]
     with open(os.path.join(str(tmp_path), "log")) as f:
         assert f.readline().split()[2] == ("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;"
                                            "K8S_POD_INFRA_CONTAINER_ID=s1;K8S_POD_UID=u")
     with open(os.path.join(str(tmp_path), "log.stdin")) as f:
         confs = [json.loads(line) for line in f]
+    bridge_add = next(c for c in confs[:2] if c["type"] == "bridge")
     portmap_add, portmap_del = confs[2], confs[3]
     assert portmap_add["runtimeConfig"]["portMappings"] == [{"hostPort": 8080, "containerPort": 80,
                                                              "protocol": "tcp"}]
     assert portmap_add["prevResult"]["ips"][0]["address"] == "10.9.0.7/24"
     assert portmap_del["runtimeConfig"] == portmap_add["runtimeConfig"]  # from the cache, not the DEL caller
-    assert confs[1]["ipam"]["ranges"] == [[{"subnet": "10.9.0.0/24"}]] and "prevResult" not in confs[1]
+    assert bridge_add["ipam"]["ranges"] == [[{"subnet": "10.9.0.0/24"}]] and "prevResult" not in bridge_add
+    assert bridge_add["ipMasq"] is False  # the node masquerades the pod CIDR once, not the plugin per pod
     # a second teardown has nothing left to do
     await cni.teardown(sandbox_id="s1", netns_path="/nonexistent", namespace="ns", name="p", uid="u",
                        port_mappings=[], attachment=None)
@@ -195,12 +260,14 @@ async def test_fake_chain_add_then_del_in_reverse(fake_plugins: str, tmp_path: o
 async def test_fake_plugin_error_is_a_one_line_crierror_and_undoes_the_chain(
         fake_plugins: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAIL", "1")
-    cni = CNIPodNetwork(pod_cidr="10.9.0.0/24", data_dir=os.path.join(str(tmp_path), "d"), plugin_dir=fake_plugins)
+    cni = CNIPodNetwork(pod_cidr="10.9.0.0/24", data_dir=os.path.join(str(tmp_path), "d"), plugin_dir=fake_plugins,
+                        masquerade=False)  # no iptables in the test's own namespace
     with pytest.raises(CRIError) as err:
         await cni.setup(sandbox_id="s2", netns_path="/x", namespace="ns", name="p", uid="u", port_mappings=[])
     assert str(err.value) == ('failed to set up network for sandbox "s2": plugin type="bridge" failed (add): '
                               "boom: line one line two")
-    assert _log(tmp_path) == ["ADD loopback", "ADD bridge", "DEL bridge", "DEL loopback"]
+    log = _log(tmp_path)
+    assert sorted(log[:2]) == ["ADD bridge", "ADD loopback"] and log[2:] == ["DEL bridge", "DEL loopback"]
     assert os.listdir(cni.results_dir) == []
 
 
