@@ -310,6 +310,10 @@ async def bench_apiserver(sizes: Sizes, procs: ChildProcesses, work: Path, profi
         for ns in (BENCH_NS, WATCH_NS, WARM_NS):
             await admin.call("POST", "/api/v1/namespaces", expect=201, headers=JSON_HEADERS, body=orjson.dumps(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+            # no controller-manager here: make the account its serviceaccount controller would (pods need it)
+            await admin.call("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", expect=201, headers=JSON_HEADERS,
+                             body=orjson.dumps({"apiVersion": "v1", "kind": "ServiceAccount",
+                                                "metadata": {"name": "default"}}))
         for i in range(sizes.warmup_creates):
             await admin.call("POST", f"/api/v1/namespaces/{WARM_NS}/pods", expect=201, headers=JSON_HEADERS,
                              body=orjson.dumps(realistic_pod(WARM_NS, f"warm-{i}")))

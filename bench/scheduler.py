@@ -97,6 +97,9 @@ async def run_size(procs: ChildProcesses, work: Path, nodes: int, measured: int)
     async with RESTClient(load_client_config(str(kubeconfig))) as client:
         await client.create(kinds.NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                                "metadata": {"name": NAMESPACE}})
+        # no controller-manager here: make the account its serviceaccount controller would (pods need it)
+        await client.create(kinds.SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                     "metadata": {"name": "default"}}, NAMESPACE)
         await create_all(client, [node(f"node-{i}") for i in range(nodes)])
         sched = procs.spawn([sys.executable, "-m", "pyk8s.cmd.main", "scheduler", "--kubeconfig", str(kubeconfig),
                              "--leader-elect=false", "--secure-port", "0",

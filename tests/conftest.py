@@ -74,6 +74,11 @@ class Kubectl:
         controller yet to empty it)."""
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
         self("create", "namespace", name)
+        # What the serviceaccount controller makes: pods need their account (ServiceAccount admission), and
+        # against a lone apiserver no controller-manager runs. With one, it may have been quicker.
+        made = self.run("create", "serviceaccount", "default", "-n", name, check=False)
+        if made.returncode != 0 and "already exists" not in made.stderr:
+            raise AssertionError(f"kubectl create serviceaccount failed:\n{made.stdout}\n{made.stderr}")
         try:
             yield name
         finally:

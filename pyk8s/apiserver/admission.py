@@ -3,8 +3,8 @@
 Built-in plugins here, named as upstream names them: NamespaceLifecycle (no new objects in a missing
 or terminating namespace; the four system namespaces cannot be deleted), Priority (a new pod's priority and
 preemptionPolicy come from its PriorityClass or the one global default; at most one class is the global
-default; the system classes cannot be deleted, as upstream's PriorityClass REST storage refuses) and
-DefaultTolerationSeconds.
+default; the system classes cannot be deleted, as upstream's PriorityClass REST storage refuses),
+DefaultTolerationSeconds, and ServiceAccount (pyk8s/apiserver/admission_serviceaccount.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from pyk8s.api import errors
 from pyk8s.api.resources import Resource
 from pyk8s.api.validation.scheduling import SYSTEM_PRIORITY_CLASSES
+from pyk8s.apiserver.admission_serviceaccount import ServiceAccountAdmission
 from pyk8s.apiserver.registry.registry import Registry
 
 Obj = dict[str, Any]
@@ -35,11 +36,13 @@ class Admission:
         self.registry = registry
         self.not_ready_seconds = not_ready_seconds
         self.unreachable_seconds = unreachable_seconds
+        self.service_accounts = ServiceAccountAdmission(self._service_account)
 
     async def on_create(self, r: Resource, obj: Obj) -> None:
         if r.namespaced:
             await self._namespace_lifecycle(r, obj["metadata"]["namespace"], obj["metadata"].get("name", ""))
         if r.group == "" and r.plural == "pods":
+            await self.service_accounts.admit_create(r, obj)
             await self._pod_priority(r, obj)
             self._default_toleration_seconds(obj)
         elif r.group == "scheduling.k8s.io" and r.plural == "priorityclasses":
@@ -75,6 +78,11 @@ class Admission:
                          "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
                                      "field": "metadata.namespace"}]},
             )
+
+    async def _service_account(self, namespace: str, name: str) -> Obj:
+        r = self.registry.table.lookup("", "v1", "serviceaccounts")
+        assert r is not None
+        return await self.registry.objects(r).get(namespace, name)
 
     def _default_toleration_seconds(self, pod: Obj) -> None:
         spec = pod.setdefault("spec", {})

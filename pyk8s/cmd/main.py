@@ -108,6 +108,7 @@ def server(disable_agent: bool, cluster_cidr: str, cm_args: tuple[str, ...], sch
     cfg = ServerConfig(
         data_dir=Path(kwargs["data_dir"]), apiserver_args=apiserver_args, secure_port=kwargs["secure_port"],
         controller_manager_args=["--secure-port", str(free_local_port()), "--allocate-node-cidrs=true", "--cluster-cidr", cluster_cidr,
+                                 "--root-ca-file", str(Path(kwargs["data_dir"]) / "pki" / "ca.crt"),
                                  *verbosity, *_extra_args(cm_args)],
         # Upstream's 50 QPS would cap binding at ~50 pods/s; the all-in-one scheduler talks to a local apiserver.
         scheduler_args=["--secure-port", str(free_local_port()), "--kube-api-qps", "1000", "--kube-api-burst", "2000", *verbosity,
@@ -197,16 +198,18 @@ def _leader_election_options(f):  # type: ignore[no-untyped-def]
 @click.option("--node-monitor-grace-period", default="50s", show_default=True)
 @click.option("--node-startup-grace-period", default="1m0s", show_default=True)
 @click.option("--terminated-pod-gc-threshold", default=12500, show_default=True, type=int)
+@click.option("--root-ca-file", default="", help="CA bundle published as kube-root-ca.crt (default: the kubeconfig's).")
 def controller_manager(kubeconfig: str, leader_elect: bool, leader_elect_lease_duration: str,
                        leader_elect_renew_deadline: str, leader_elect_retry_period: str, bind_address: str,
                        verbosity: int, secure_port: int, controllers: str, allocate_node_cidrs: bool,
                        cluster_cidr: str, node_cidr_mask_size: int, node_monitor_period: str,
                        node_monitor_grace_period: str, node_startup_grace_period: str,
-                       terminated_pod_gc_threshold: int) -> None:
+                       terminated_pod_gc_threshold: int, root_ca_file: str) -> None:
     """Run the controller manager (Deployment, ReplicaSet, ..., garbage collector, node lifecycle)."""
     from pyk8s.controllers.app import ControllerManagerConfig, run_controller_manager
     from pyk8s.controllers.framework import ControllerOptions
     from pyk8s.controllers.manager import UnknownControllerError, known_descriptors, select
+    from pyk8s.controllers.rootcacertpublisher import ROOT_CA_OPTION
 
     logs.setup(verbosity, "controller-manager")
     lease, renew, retry = _leader_election_durations(leader_elect_lease_duration, leader_elect_renew_deadline,
@@ -223,12 +226,29 @@ def controller_manager(kubeconfig: str, leader_elect: bool, leader_elect_lease_d
         node_startup_grace_period=_duration_seconds(node_startup_grace_period, "--node-startup-grace-period"),
         cluster_cidr=cluster_cidr, node_cidr_mask_size=node_cidr_mask_size, allocate_node_cidrs=allocate_node_cidrs,
         terminated_pod_gc_threshold=terminated_pod_gc_threshold,
+        extra={ROOT_CA_OPTION: _root_ca(root_ca_file, kubeconfig)},
     )
     cfg = ControllerManagerConfig(
         kubeconfig=kubeconfig, controllers=names, leader_elect=leader_elect,
         lease_duration=lease, renew_deadline=renew, retry_period=retry,
         bind_address=bind_address, secure_port=secure_port, options=options)
     _run_component("controller-manager", run_controller_manager(cfg))
+
+
+def _root_ca(root_ca_file: str, kubeconfig: str) -> bytes:
+    """What the root CA publisher hands out: --root-ca-file, else the kubeconfig's CA (upstream's fallback)."""
+    from pyk8s.controllers.rootcacertpublisher import RootCAError, read_root_ca
+    from pyk8s.pki.kubeconfig import KubeconfigError, load_kubeconfig
+
+    if root_ca_file:
+        try:
+            return read_root_ca(root_ca_file)
+        except RootCAError as e:
+            raise click.BadParameter(str(e), param_hint="--root-ca-file") from None
+    try:
+        return load_kubeconfig(kubeconfig).ca_pem or b""
+    except KubeconfigError:
+        return b""  # reported when the client is built
 
 
 @main.command()

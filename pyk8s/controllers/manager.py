@@ -19,8 +19,8 @@ log = logging.getLogger("pyk8s.controllers.manager")
 # The controller folders under pyk8s/controllers; each exports DESCRIPTOR (or DESCRIPTORS).
 CONTROLLER_PACKAGES = (
     "deployment", "replicaset", "daemonset", "statefulset", "job", "ttlafterfinished", "cronjob",
-    "endpointslice", "endpoints", "namespace", "serviceaccount", "garbagecollector", "podgc", "nodeipam",
-    "nodelifecycle", "disruption",
+    "endpointslice", "endpoints", "namespace", "serviceaccount", "rootcacertpublisher", "garbagecollector", "podgc",
+    "nodeipam", "nodelifecycle", "disruption",
 )
 
 

@@ -59,3 +59,14 @@ class AdminHTTP:
             return Reply(resp.status, resp.headers, resp.read())
         finally:
             conn.close()
+
+
+def make_default_service_account(api: AdminHTTP, namespace: str) -> None:
+    """What the serviceaccount controller does in a real cluster: a ServiceAccount "default" in `namespace`.
+
+    Only an apiserver runs in these tests, and the ServiceAccount admission plugin refuses pods whose account
+    does not exist.
+    """
+    r = api.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+    assert r.status in (201, 409), r.body

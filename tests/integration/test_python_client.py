@@ -47,6 +47,9 @@ def apps(api_client: client.ApiClient) -> client.AppsV1Api:
 def namespace(core: Any) -> Iterator[str]:
     name = f"py-{uuid.uuid4().hex[:10]}"
     core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    # what the serviceaccount controller would make: pods need their account (ServiceAccount admission)
+    core.create_namespaced_service_account(name, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                  "metadata": {"name": "default"}})
     try:
         yield name
     finally:

@@ -12,7 +12,7 @@ import pytest
 
 from pyk8s.api import errors
 from pyk8s.client.informer import SharedInformerFactory
-from pyk8s.client.kinds import LEASES, NAMESPACES, NODES, PODS
+from pyk8s.client.kinds import LEASES, NAMESPACES, NODES, PODS, SERVICE_ACCOUNTS
 from pyk8s.client.kubeconfig import load_client_config
 from pyk8s.client.rest import RESTClient
 from pyk8s.kubelet.hollow import ANNOTATION_HEARTBEAT, NODE_LEASE_NAMESPACE, HollowNodes
@@ -55,6 +55,9 @@ async def cluster(apiserver: APIServerProcess) -> AsyncIterator[Cluster]:
     client = RESTClient(load_client_config(apiserver.kubeconfig), user_agent="pyk8s/hollow-test")
     ns = f"hn-{uuid.uuid4().hex[:10]}"
     await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    # what the serviceaccount controller would make: pods need their account (ServiceAccount admission)
+    await client.create(SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                           "metadata": {"name": "default"}}, ns)
     factory = SharedInformerFactory(client)
     hollow = HollowNodes(client, count=3, name_prefix=f"{ns}-", informers=factory, heartbeat_interval=0.5,
                          status_update_frequency=1.0, pod_run_seconds=0.5)

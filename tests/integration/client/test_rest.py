@@ -15,7 +15,7 @@ import pytest
 
 from pyk8s.api import errors
 from pyk8s.client.interface import Client, WatchEvent
-from pyk8s.client.kinds import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS
+from pyk8s.client.kinds import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, PODS, SERVICE_ACCOUNTS
 from pyk8s.client.kubeconfig import ClientConfig, ClientConfigError, in_cluster_config, load_client_config
 from pyk8s.client.rest import RESTClient, resource_path
 from pyk8s.client.watch import LineSplitter, event_from_line
@@ -35,6 +35,9 @@ async def client(apiserver: APIServerProcess) -> AsyncIterator[RESTClient]:
 async def ns(client: RESTClient) -> AsyncIterator[str]:
     name = f"rc-{uuid.uuid4().hex[:10]}"
     await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    # what the serviceaccount controller would make: pods need their account (ServiceAccount admission)
+    await client.create(SERVICE_ACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                           "metadata": {"name": "default"}}, name)
     yield name
     try:
         await client.delete(NAMESPACES, name)
