@@ -25,8 +25,10 @@ import pytest
 
 from pyk8s.kubelet.cri import interface as cri
 from pyk8s.kubelet.cri.runc import cgroups
+from pyk8s.kubelet.cri.runc import runtime as runtime_mod
 from pyk8s.kubelet.cri.runc.runtime import RuncRuntime
 from pyk8s.kubelet.cri.runc.seams import ImageConfig, PodNetworkAttachment
+from pyk8s.kubelet.cri.runc.shim import MAX_LINE, LogWriter
 
 RUNC = shutil.which("runc") or ""
 BUSYBOX = "/usr/bin/busybox"
@@ -89,10 +91,14 @@ class Node:
         self.runc_root = str(tmp / "runc")
         self.log_dir = tmp / "logs"
         self.cgroup_root = f"/pyk8s-test-{uuid.uuid4().hex[:8]}"
+        self.runtimes: list[RuncRuntime] = []
 
     def runtime(self, stop_signal: str = "") -> RuncRuntime:
-        return RuncRuntime(state_dir=self.state_dir, runc_root=self.runc_root, cgroup_root=self.cgroup_root,
-                           layers=OneLayerStore(self.layer, stop_signal), network=LoopbackNetwork())
+        rt = RuncRuntime(state_dir=self.state_dir, runc_root=self.runc_root, cgroup_root=self.cgroup_root,
+                         layers=OneLayerStore(self.layer, stop_signal), network=LoopbackNetwork())
+        if hasattr(self, "runtimes"):
+            self.runtimes.append(rt)
+        return rt
 
     def sandbox_config(self, name: str = "web") -> cri.PodSandboxConfig:
         uid = str(uuid.uuid4())
@@ -163,6 +169,8 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
         assert cgroups.remove_tree(n.cgroup_root) == []
         n.assert_clean()
     finally:
+        for rt in n.runtimes:
+            await rt.close()
         n.force_cleanup()
     n.assert_clean()
 
@@ -332,7 +340,7 @@ async def main():
     cfg.annotations = {{"io.kubernetes.container.restartCount": "0"}}
     cid = await rt.create_container(sid, cfg, sbc)
     await rt.start_container(cid)
-    print(json.dumps({{"sid": sid, "cid": cid}}), flush=True)
+    print(json.dumps({{"sid": sid, "cid": cid, "zygote": rt._zygote.pid}}), flush=True)
     await asyncio.sleep(1000)
 
 asyncio.run(main())
@@ -360,6 +368,8 @@ async def test_adoption_after_kubelet_kill_9(node: Node) -> None:
     assert st.annotations == {"io.kubernetes.container.restartCount": "0"}
     shim_pid = int(Path(node.state_dir, "containers", st.id, "shim.pid").read_text())
     assert os.getsid(shim_pid) == shim_pid  # its own session: the kubelet's death did not take it along
+    await wait_for(lambda: _async(not alive(ids["zygote"])))  # the zygote left with the kubelet; the shim stayed
+    assert alive(shim_pid)
     size = os.path.getsize(st.log_path)
 
     async def grew() -> bool:
@@ -447,3 +457,105 @@ async def test_tty_container_logs_and_attach(node: Node) -> None:
     lines = log_lines(st.log_path)
     assert ("stdout", "F", "got hi") in lines
     assert any(text.startswith("/dev/pts/") for _s, _t, text in lines)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+async def test_zygote_forks_shims_and_exec_takes_over_when_it_dies(node: Node) -> None:
+    rt = node.runtime()
+    _sid, forked, sbc = await run(rt, node, container("forked", ["sh", "-c", "trap 'exit 143' TERM; sleep 1000 & wait"]))
+    assert rt._zygote is not None and rt._zygote.pid
+    zygote = rt._zygote.pid
+    forked_shim = rt._containers[forked].shim_pid
+    assert parent_of(forked_shim) == zygote and os.getsid(forked_shim) == forked_shim
+    os.kill(zygote, signal.SIGKILL)
+    await wait_for(lambda: _async(not alive(zygote)))
+    assert (await rt.container_status(forked)).state == "CONTAINER_RUNNING" and alive(forked_shim)
+    exec_cid = await rt.create_container(_sid, container("execd", ["sleep", "1000"]), sbc)
+    await rt.start_container(exec_cid)
+    exec_shim = rt._containers[exec_cid].shim_pid
+    assert parent_of(exec_shim) == os.getpid()
+    assert b"-m\0pyk8s.kubelet.cri.runc.shim\0" in Path(f"/proc/{exec_shim}/cmdline").read_bytes()
+    assert (await rt.container_status(exec_cid)).state == "CONTAINER_RUNNING"
+    await rt.stop_container(forked, 5)
+    await rt.stop_container(exec_cid, 0)
+    assert [(await rt.container_status(c)).exit_code for c in (forked, exec_cid)] == [143, 137]
+
+
+async def test_status_listing_reads_proc_at_most_once_per_period(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    checks: list[int] = []
+    real = runtime_mod._pid_is_shim
+
+    def counted(pid: int) -> bool:
+        checks.append(pid)
+        return real(pid)
+
+    monkeypatch.setattr(runtime_mod, "_pid_is_shim", counted)
+    monkeypatch.setattr(runtime_mod, "SHIM_CHECK_PERIOD", 600.0)
+    rt = node.runtime()
+    _sid, cid, _ = await run(rt, node, container("quick", ["sleep", "1000"]))
+    for _ in range(50):
+        [st] = await rt.list_containers()
+        assert st.state == "CONTAINER_RUNNING"
+    assert len(checks) == 1
+    st.state = "CONTAINER_UNKNOWN"  # a caller scribbling on what it got
+    assert (await rt.container_status(cid)).state == "CONTAINER_RUNNING"  # callers get copies
+    await rt.stop_container(cid, 0)
+    checks.clear()
+    for _ in range(50):
+        [st] = await rt.list_containers()
+        assert (st.state, st.exit_code) == ("CONTAINER_EXITED", 137)
+    assert checks == []  # an exit is read once and kept
+
+
+async def test_container_whose_exit_is_seen_at_once_despite_the_cache(node: Node,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_mod, "SHIM_CHECK_PERIOD", 600.0)
+    rt = node.runtime()
+    _sid, cid, _ = await run(rt, node, container("brief", ["sh", "-c", "sleep 0.3; exit 6"]))
+    assert (await rt.container_status(cid)).state == "CONTAINER_RUNNING"
+    st = await exited(rt, cid)
+    assert st.exit_code == 6
+
+
+async def test_shim_killed_is_reported_exited(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_mod, "SHIM_CHECK_PERIOD", 0.2)
+    rt = node.runtime()
+    _sid, cid, _ = await run(rt, node, container("orphan", ["sleep", "1000"]))
+    assert (await rt.container_status(cid)).state == "CONTAINER_RUNNING"
+    os.kill(rt._containers[cid].shim_pid, signal.SIGKILL)
+    st = await exited(rt, cid)
+    assert (st.exit_code, st.message) == (255, "container shim exited without recording an exit status")
+    # nobody holds the container's stdio any more; end it the way an operator would
+    subprocess.run([RUNC, "--root", node.runc_root, "kill", cid, "KILL"], check=True)
+
+    async def stopped() -> bool:
+        out = subprocess.run([RUNC, "--root", node.runc_root, "state", cid], capture_output=True, text=True)
+        return json.loads(out.stdout)["status"] == "stopped"
+
+    await wait_for(stopped)
+
+
+def test_log_writer_splits_a_long_line_read_at_once(tmp_path: Path) -> None:
+    w = LogWriter(str(tmp_path / "0.log"))
+    w.feed("stdout", b"a" * (2 * MAX_LINE + 10) + b"\nnext\nrest")
+    w.feed("stderr", b"e" * MAX_LINE + b"\n")
+    w.flush()
+    lines = log_lines(str(tmp_path / "0.log"))
+    assert [(s, tag, len(t)) for s, tag, t in lines] == [
+        ("stdout", "P", MAX_LINE), ("stdout", "P", MAX_LINE), ("stdout", "F", 10), ("stdout", "F", 4),
+        ("stderr", "F", MAX_LINE), ("stdout", "P", 4)]

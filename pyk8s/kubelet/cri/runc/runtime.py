@@ -6,6 +6,13 @@ container is a bundle dir (config.json + an overlay rootfs) whose `runc create` 
 persisted as JSON under state_dir, so a new RuncRuntime over the same dirs (a restarted kubelet) sees the same
 sandboxes and containers with the same ids, labels, annotations and exit codes: that is adoption.
 
+Shims are forked by a zygote (zygote.py) the runtime starts on its first container create; if it cannot be
+started or fails, shims are exec'd as `python -S -m pyk8s.kubelet.cri.runc.shim`. Statuses are listed often
+(the PLEG, every pod sync), so they come from memory: a status object is kept per sandbox and container and
+rebuilt only when it changed (callers get shallow copies); an exit is read once and kept, exit.json is looked
+for with one access() call, and a shim's liveness (/proc/<pid>/cmdline) is checked at most every
+SHIM_CHECK_PERIOD seconds per container (stop and wait paths check it afresh).
+
 Layout: <state_dir>/sandboxes/<id>/{sandbox.json,hosts,hostname,resolv.conf},
 <state_dir>/containers/<id>/{container.json,config.json,shim.json,rootfs,upper,work,exit.json,termination-log}.
 """
@@ -33,6 +40,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+import orjson
+
 from pyk8s.base import netns
 from pyk8s.kubelet.cri import interface as cri
 from pyk8s.kubelet.cri.interface import CRIError, NotFoundError
@@ -40,6 +49,7 @@ from pyk8s.kubelet.cri.runc import cgroups, rootfs, spec
 from pyk8s.kubelet.cri.runc.runc import Runc
 from pyk8s.kubelet.cri.runc.seams import ImageConfig, LayerStore, PodNetwork, PodNetworkAttachment
 from pyk8s.kubelet.cri.runc.shim import EXIT, FRAME, RESIZE, STDERR, STDIN, STDIN_EOF, STDOUT, attach_socket_name
+from pyk8s.kubelet.cri.runc.zygote import ZygoteClient, ZygoteError
 
 log = logging.getLogger("pyk8s.kubelet.runtime")
 
@@ -47,6 +57,9 @@ _T = TypeVar("_T")
 
 TERMINATION_MESSAGE_LIMIT = 4096
 SHIM_START_TIMEOUT = 60.0
+SHIM_MODULE = "pyk8s.kubelet.cri.runc.shim"
+# A live shim is looked up in /proc at most this often per container by status listings; its exit shows at once.
+SHIM_CHECK_PERIOD = 0.5
 
 
 def _from_dict(cls: type[_T], data: Any) -> _T:
@@ -78,15 +91,16 @@ def _convert(tp: Any, value: Any) -> Any:
 
 
 def _write_json(path: str, data: Any) -> None:
+    """Write (dataclasses too) through a temp file and a rename, so a reader never sees half a file."""
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
+    with open(tmp, "wb") as f:
+        f.write(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
     os.replace(tmp, path)
 
 
 def _read_json(path: str) -> Any:
-    with open(path) as f:
-        return json.load(f)
+    with open(path, "rb") as f:
+        return orjson.loads(f.read())
 
 
 def _signal_name(sig: str) -> str:
@@ -100,11 +114,26 @@ def _signal_name(sig: str) -> str:
 
 
 def _pid_is_shim(pid: int) -> bool:
+    """Whether pid runs a shim: exec'd, or forked by the zygote (whose command line names the shim module)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"pyk8s.kubelet.cri.runc.shim" in f.read()
+            return SHIM_MODULE.encode() in f.read()
     except OSError:
         return False
+
+
+def _copy(obj: _T) -> _T:
+    """A shallow copy of a plain dataclass (what copy.copy makes, a few times faster)."""
+    new: _T = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
+def _read_pid_file(path: str) -> int:
+    try:
+        return int(_read_text(path).strip() or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 @dataclasses.dataclass
@@ -162,7 +191,19 @@ class RuncRuntime:
         self._containers: dict[str, _Container] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._oom_score_floor: int | None = None  # lowest oom_score_adj a container may get here (probed once)
+        self._exits: dict[str, dict[str, Any]] = {}  # container id -> its exit.json, once seen (it never changes)
+        self._shim_seen: dict[str, float] = {}  # container id -> when its shim was last found alive (monotonic)
+        # container id -> ((started_at, exited, lost), its status); sandbox id -> its status (dropped on every save)
+        self._statuses: dict[str, tuple[tuple[int, bool, bool], cri.ContainerStatus]] = {}
+        self._sandbox_statuses: dict[str, cri.PodSandboxStatus] = {}
+        self._zygote: ZygoteClient | None = None
         self._load()
+
+    async def close(self) -> None:
+        """Stop the shim zygote (running shims and containers stay). The runtime may still be used: shims are then
+        exec'd."""
+        if self._zygote is not None:
+            await self._zygote.close()
 
     async def _oom_floor(self) -> int:
         """The lowest oom_score_adj a new process may take. Lowering it needs CAP_SYS_RESOURCE, which a sandboxed
@@ -194,10 +235,11 @@ class RuncRuntime:
                 self._containers[cid] = _from_dict(_Container, _read_json(path))
 
     def _save_sandbox(self, sb: _Sandbox) -> None:
-        _write_json(os.path.join(self.sandbox_dir, sb.id, "sandbox.json"), dataclasses.asdict(sb))
+        self._sandbox_statuses.pop(sb.id, None)
+        _write_json(os.path.join(self.sandbox_dir, sb.id, "sandbox.json"), sb)
 
     def _save_container(self, c: _Container) -> None:
-        _write_json(os.path.join(self.container_dir, c.id, "container.json"), dataclasses.asdict(c))
+        _write_json(os.path.join(self.container_dir, c.id, "container.json"), c)
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -287,14 +329,18 @@ class RuncRuntime:
             raise CRIError(f"pod cgroup {sb.cgroup_path} still busy: {left[0]}")
         shutil.rmtree(os.path.join(self.sandbox_dir, sandbox_id), ignore_errors=True)
         self._sandboxes.pop(sandbox_id, None)
+        self._sandbox_statuses.pop(sandbox_id, None)
 
     def _sandbox_status(self, sb: _Sandbox) -> cri.PodSandboxStatus:
-        att = sb.attachment
-        return cri.PodSandboxStatus(
-            id=sb.id, metadata=sb.config.metadata, state=sb.state,  # type: ignore[arg-type]
-            created_at=sb.created_at, ip=att.ip if att else "",
-            additional_ips=list(att.additional_ips) if att else [], labels=dict(sb.config.labels),
-            annotations=dict(sb.config.annotations), netns_path=sb.netns_path)
+        st = self._sandbox_statuses.get(sb.id)
+        if st is None:
+            att = sb.attachment
+            st = self._sandbox_statuses[sb.id] = cri.PodSandboxStatus(
+                id=sb.id, metadata=sb.config.metadata, state=sb.state,  # type: ignore[arg-type]
+                created_at=sb.created_at, ip=att.ip if att else "",
+                additional_ips=list(att.additional_ips) if att else [], labels=dict(sb.config.labels),
+                annotations=dict(sb.config.annotations), netns_path=sb.netns_path)
+        return _copy(st)
 
     async def pod_sandbox_status(self, sandbox_id: str) -> cri.PodSandboxStatus:
         return self._sandbox_status(self._sandbox(sandbox_id))
@@ -369,38 +415,64 @@ class RuncRuntime:
         })
         await self._start_shim(c, cdir)
 
-    async def _start_shim(self, c: _Container, cdir: str) -> None:
-        r_fd, w_fd = os.pipe()
+    def _shim_env(self) -> dict[str, str]:
         env = dict(os.environ)
         pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["pyk8s"].__file__ or "")))
         env["PYTHONPATH"] = pkg_parent + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        return env
+
+    async def _start_shim(self, c: _Container, cdir: str) -> None:
+        """Start the container's shim, which runs `runc create`, and wait for its report. c.shim_pid is kept in
+        memory only (start_container persists it); until then a restarted runtime finds it in shim.pid."""
+        line = await self._run_shim(c, cdir)
         try:
-            with open(os.path.join(cdir, "shim.log"), "ab") as shim_log:
-                proc = await asyncio.create_subprocess_exec(
-                    self.python, "-S", "-m", "pyk8s.kubelet.cri.runc.shim", cdir, str(w_fd),
-                    pass_fds=(w_fd,), start_new_session=True, stdin=asyncio.subprocess.DEVNULL,
-                    stdout=shim_log, stderr=shim_log, cwd="/", env=env)
-        finally:
-            os.close(w_fd)
-        c.shim_pid = proc.pid
-        self._save_container(c)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                                    os.fdopen(r_fd, "rb", buffering=0))
-        try:
-            line = await asyncio.wait_for(reader.readline(), SHIM_START_TIMEOUT)
-        except TimeoutError:
-            raise CRIError("container shim did not report within 60s") from None
-        finally:
-            transport.close()
-        try:
-            msg = json.loads(line)
-        except ValueError:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError:
             tail = _read_text(os.path.join(cdir, "shim.log"))[-300:].strip().splitlines()
             raise CRIError(f"container shim failed: {tail[-1] if tail else 'no report'}") from None
         if not msg.get("ok"):
             raise CRIError(f"runc create: {msg.get('error', 'failed')}")
+
+    async def _run_shim(self, c: _Container, cdir: str) -> bytes:
+        """Fork (zygote) or exec a shim for the container; its report line (b"" if it died without one)."""
+        r_fd, w_fd = os.pipe()
+        in_doubt = False  # the zygote failed after taking the request: a shim may or may not have been forked
+        try:
+            zygote = self._zygote_client()
+            if zygote is not None:
+                try:
+                    c.shim_pid = await zygote.spawn(cdir, w_fd)
+                except ZygoteError as e:
+                    in_doubt = e.sent
+                    if not zygote.usable:
+                        log.warning("container shim zygote failed (%s); shims are exec'd from now on", e)
+            if not c.shim_pid and not in_doubt:
+                c.shim_pid = await self._exec_shim(cdir, w_fd)
+        except BaseException:
+            os.close(r_fd)
+            raise
+        finally:
+            os.close(w_fd)
+        line = await _read_report(r_fd, SHIM_START_TIMEOUT)
+        if in_doubt:
+            if not line:  # every writer of the pipe is gone without a word: nothing was forked
+                return await self._run_shim(c, cdir)
+            c.shim_pid = _read_pid_file(os.path.join(cdir, "shim.pid"))
+        return line
+
+    def _zygote_client(self) -> ZygoteClient | None:
+        if self._zygote is None:
+            self._zygote = ZygoteClient(python=self.python, shim_module=SHIM_MODULE, containers_dir=self.container_dir,
+                                        log_path=os.path.join(self.state_dir, "zygote.log"), env=self._shim_env())
+        return self._zygote if self._zygote.usable else None
+
+    async def _exec_shim(self, cdir: str, sync_fd: int) -> int:
+        with open(os.path.join(cdir, "shim.log"), "ab") as shim_log:
+            proc = await asyncio.create_subprocess_exec(
+                self.python, "-S", "-m", SHIM_MODULE, cdir, str(sync_fd),
+                pass_fds=(sync_fd,), start_new_session=True, stdin=asyncio.subprocess.DEVNULL,
+                stdout=shim_log, stderr=shim_log, cwd="/", env=self._shim_env())
+        return proc.pid
 
     async def start_container(self, container_id: str) -> None:
         c = self._container(container_id)
@@ -411,14 +483,47 @@ class RuncRuntime:
                 raise CRIError(f"container {container_id[:12]} has already exited")
             await self.runc.start(container_id)
             c.started_at = time.time_ns()
+            self._shim_pid(c)
             self._save_container(c)
 
     def _exit(self, c: _Container) -> dict[str, Any] | None:
+        """The exit the shim recorded, or None while the container has not exited (or its shim died first)."""
+        ex = self._exits.get(c.id)
+        if ex is not None:
+            return ex
+        path = f"{self.container_dir}/{c.id}/exit.json"
+        if not os.access(path, os.F_OK):  # no exception raised and caught on the common path
+            return None
         try:
-            data: dict[str, Any] = _read_json(os.path.join(self._cdir(c.id), "exit.json"))
-            return data
+            data = _read_json(path)
         except (OSError, ValueError):
             return None
+        if not isinstance(data, dict):
+            return None
+        self._exits[c.id] = data
+        return data
+
+    def _shim_pid(self, c: _Container) -> int:
+        """The shim's pid; a container adopted between its create and start finds it in the file the shim wrote."""
+        if not c.shim_pid:
+            c.shim_pid = _read_pid_file(os.path.join(self._cdir(c.id), "shim.pid"))
+        return c.shim_pid
+
+    def _shim_alive(self, c: _Container, *, fresh: bool = True) -> bool:
+        """Whether the container's shim runs. Not `fresh`: a shim found alive less than SHIM_CHECK_PERIOD ago
+        counts as alive (status listings; a shim that exits normally writes exit.json first, seen at once)."""
+        pid = self._shim_pid(c)
+        if not pid:
+            return False
+        now = time.monotonic()
+        if not fresh and now - self._shim_seen.get(c.id, -SHIM_CHECK_PERIOD) < SHIM_CHECK_PERIOD:
+            return True
+        alive = (self._zygote is None or pid != self._zygote.pid) and _pid_is_shim(pid)
+        if alive:
+            self._shim_seen[c.id] = now
+        else:
+            self._shim_seen.pop(c.id, None)
+        return alive
 
     async def _wait_exit(self, c: _Container, timeout: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
@@ -427,7 +532,7 @@ class RuncRuntime:
             ex = self._exit(c)
             if ex is not None:
                 return ex
-            if c.shim_pid and not _pid_is_shim(c.shim_pid):
+            if not self._shim_alive(c):
                 return self._exit(c)
             if time.monotonic() >= deadline:
                 return None
@@ -439,7 +544,7 @@ class RuncRuntime:
         if c is None or c.removed:
             return
         async with self._lock(container_id):
-            if self._exit(c) is not None or not (c.shim_pid and _pid_is_shim(c.shim_pid)):
+            if self._exit(c) is not None or not self._shim_alive(c):
                 return
             sig = _signal_name(c.stop_signal) if c.started_at and timeout > 0 else "KILL"
             with contextlib.suppress(NotFoundError, CRIError):
@@ -462,7 +567,7 @@ class RuncRuntime:
     async def _destroy(self, c: _Container) -> None:
         cdir = self._cdir(c.id)
         await self.runc.delete(c.id)
-        if c.shim_pid and _pid_is_shim(c.shim_pid):
+        if self._shim_alive(c):
             # A created-but-never-started container: delete killed its init; let the shim write its exit.
             await self._wait_exit(c, 10.0)
         rootfs.umount(os.path.join(cdir, "rootfs"))
@@ -472,15 +577,28 @@ class RuncRuntime:
         shutil.rmtree(cdir, ignore_errors=True)
         c.removed = True
         self._containers.pop(c.id, None)
+        for cache in (self._exits, self._shim_seen, self._statuses):
+            cache.pop(c.id, None)
 
     def _status(self, c: _Container) -> cri.ContainerStatus:
+        ex = self._exit(c)
+        lost = False
+        if ex is None and self._shim_pid(c) and not self._shim_alive(c, fresh=False):
+            ex = self._exit(c)
+            lost = ex is None
+        key = (c.started_at, ex is not None, lost)
+        cached = self._statuses.get(c.id)
+        if cached is None or cached[0] != key:
+            if lost:
+                ex = {"exitCode": 255, "finishedAt": time.time_ns(), "lost": True}
+            cached = self._statuses[c.id] = (key, self._build_status(c, ex))
+        return _copy(cached[1])
+
+    def _build_status(self, c: _Container, ex: dict[str, Any] | None) -> cri.ContainerStatus:
         st = cri.ContainerStatus(
             id=c.id, pod_sandbox_id=c.sandbox_id, metadata=c.metadata, state="CONTAINER_CREATED",
             created_at=c.created_at, image=c.image, image_ref=c.image_ref, started_at=c.started_at,
             labels=dict(c.labels), annotations=dict(c.annotations), log_path=c.log_path)
-        ex = self._exit(c)
-        if ex is None and c.shim_pid and not _pid_is_shim(c.shim_pid):
-            ex = self._exit(c) or {"exitCode": 255, "finishedAt": time.time_ns(), "lost": True}
         if ex is not None:
             st.state = "CONTAINER_EXITED"
             st.exit_code = int(ex.get("exitCode", 255))
@@ -701,6 +819,20 @@ class RuncRuntime:
 def _read_text(path: str) -> str:
     with open(path, errors="replace") as f:
         return f.read()
+
+
+async def _read_report(fd: int, timeout: float) -> bytes:
+    """The shim's one-line report from the read end of its sync pipe (closed here); b"" at EOF."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                os.fdopen(fd, "rb", buffering=0))
+    try:
+        return await asyncio.wait_for(reader.readline(), timeout)
+    except TimeoutError:
+        raise CRIError(f"container shim did not report within {timeout:g}s") from None
+    finally:
+        transport.close()
 
 
 def _dir_size(path: str) -> int:

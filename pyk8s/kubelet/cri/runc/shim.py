@@ -72,15 +72,16 @@ class LogWriter:
     def feed(self, stream: str, data: bytes) -> None:
         buf = self.buffers[stream]
         buf += data
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0 or nl > MAX_LINE:
+        while True:  # one read may hold several pieces of a long line and, after them, its end
+            nl = buf.find(b"\n", 0, MAX_LINE + 1)
+            if nl >= 0:
+                self._emit(stream, "F", bytes(buf[:nl]))
+                del buf[: nl + 1]
+            elif len(buf) > MAX_LINE:
+                self._emit(stream, "P", bytes(buf[:MAX_LINE]))
+                del buf[:MAX_LINE]
+            else:
                 break
-            self._emit(stream, "F", bytes(buf[:nl]))
-            del buf[: nl + 1]
-        while len(buf) > MAX_LINE:
-            self._emit(stream, "P", bytes(buf[:MAX_LINE]))
-            del buf[:MAX_LINE]
 
     def flush(self) -> None:
         for stream, buf in self.buffers.items():
