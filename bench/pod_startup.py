@@ -347,16 +347,32 @@ def make_node_cluster(base: Path, trace_path: str, profile_prefix: str) -> NodeC
     return BenchNodeCluster(base, node_name="bench-node")
 
 
+ZYGOTE_NAME = "pyk8s-zygote"
+
+
 def shim_processes(kubelet_pid: int) -> list[Any]:
-    """The kubelet's per-container shims (its children running the shim module)."""
+    """The kubelet's per-container shims: exec'd ones are its children, forked ones the zygote's (both have the
+    shim module on their command line; the zygote is told apart by its process name)."""
     import psutil
 
     out = []
-    for child in psutil.Process(kubelet_pid).children():
+    for child in psutil.Process(kubelet_pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if SHIM_MODULE in child.cmdline():
+            if SHIM_MODULE in child.cmdline() and child.name() != ZYGOTE_NAME:
                 out.append(child)
     return out
+
+
+def zygote_cpu(kubelet_pid: int) -> float:
+    """CPU seconds the shim zygote has used itself (its forks), 0 without one."""
+    import psutil
+
+    for child in psutil.Process(kubelet_pid).children():
+        with contextlib.suppress(psutil.Error):
+            if child.name() == ZYGOTE_NAME:
+                t = child.cpu_times()
+                return float(t.user + t.system)
+    return 0.0
 
 
 def pod_netns_count(nc: NodeCluster) -> int:
@@ -406,7 +422,7 @@ class CpuMeter:
         plane = sum(float(t.user + t.system) for t in (p.cpu_times() for p in self.plane))
         own = resource.getrusage(resource.RUSAGE_SELF)
         return (time.monotonic(), float(k.user + k.system), float(k.children_user + k.children_system), plane,
-                own.ru_utime + own.ru_stime, busy)
+                own.ru_utime + own.ru_stime, busy, zygote_cpu(self.kubelet.pid))
 
     def start(self) -> None:
         self.mark = self._now()
@@ -416,7 +432,8 @@ class CpuMeter:
         import psutil
 
         now = self._now()
-        shims = containers = 0.0
+        shims = max(0.0, now[6] - self.mark[6])
+        containers = 0.0
         for p in shim_processes(self.kubelet.pid):
             with contextlib.suppress(psutil.Error):
                 t = p.cpu_times()

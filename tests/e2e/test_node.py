@@ -341,3 +341,73 @@ def test_kubectl_top_node_and_pod(kubectl: Kubectl, ns: str, node: NodeCluster) 
     assert millicores <= 260
     row = kubectl("top", "node", "--no-headers").split()
     assert row[0] == node.node_name and row[1].endswith("m") and row[3].endswith("Mi") and int(row[3][:-2]) > 0
+
+
+def test_security_context_user_group_and_read_only_root(kubectl: Kubectl, ns: str, node: NodeCluster) -> None:
+    apply(kubectl, ns, pod("locked", ["sleep", "3600"], container={"securityContext": {
+        "runAsUser": 1000, "runAsGroup": 3000, "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]}}}))
+    wait_ready(kubectl, ns, "locked", node)
+    ids = kubectl("-n", ns, "exec", "locked", "--", "id")
+    assert "uid=1000" in ids and "gid=3000" in ids
+    res = kubectl.run("-n", ns, "exec", "locked", "--", "touch", "/should-fail", check=False)
+    assert res.returncode != 0 and "Read-only file system" in res.stderr
+    caps = kubectl("-n", ns, "exec", "locked", "--", "sh", "-c", "grep CapEff /proc/self/status")
+    assert caps.split()[1] == "0000000000000000"
+
+
+def test_http_and_tcp_probes_and_downward_env(kubectl: Kubectl, ns: str, node: NodeCluster) -> None:
+    spec = pod("probed", HTTPD, container={
+        "readinessProbe": {"httpGet": {"path": "/index.html", "port": 80}, "periodSeconds": 1},
+        "livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1},
+        "env": [{"name": "MY_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "MY_MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
+                                                                      "divisor": "1Mi"}}}],
+        "resources": {"limits": {"memory": "48Mi"}},
+        "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]})
+    spec["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}}]
+    apply(kubectl, ns, spec)
+    p = wait_ready(kubectl, ns, "probed", node)  # Ready only through the httpGet probe
+    assert kubectl("-n", ns, "exec", "probed", "--", "sh", "-c", "echo $MY_POD_IP $MY_MEM").split() == \
+        [p["status"]["podIP"], "48"]
+    kubectl("-n", ns, "exec", "probed", "--", "sh", "-c", "echo kept > /scratch/f")
+    # a tcpSocket liveness probe against a closed port restarts the container
+    bad = pod("deaf", ["sleep", "3600"], container={"livenessProbe": {"tcpSocket": {"port": 81},
+                                                                       "periodSeconds": 1, "failureThreshold": 1}})
+    apply(kubectl, ns, bad)
+    wait_for(lambda: container_status(get_pod(kubectl, ns, "deaf")).get("restartCount", 0) >= 1, 60,
+             "a tcpSocket liveness restart", node)
+    assert container_status(get_pod(kubectl, ns, "probed"))["restartCount"] == 0
+    assert kubectl("-n", ns, "exec", "probed", "--", "cat", "/scratch/f") == "kept\n"
+
+
+def test_host_port_answers_on_the_node_address(kubectl: Kubectl, ns: str, node: NodeCluster) -> None:
+    spec = pod("hp", HTTPD, container={"ports": [{"containerPort": 80, "hostPort": 18080}]})
+    apply(kubectl, ns, spec)
+    wait_ready(kubectl, ns, "hp", node)
+    assert node.network is not None and node.node is not None
+    # from the node network (the switch namespace), as another machine on the node network would
+    out = subprocess.run(node.network.argv(None, ["busybox", "wget", "-qO-",
+                                                  f"http://{node.node.ip}:18080/"]),
+                         capture_output=True, text=True, timeout=30)
+    assert "hello from pyk8s busybox" in out.stdout, out.stderr
+
+
+def test_service_account_token_is_mounted_and_authenticates(kubectl: Kubectl, ns: str, node: NodeCluster) -> None:
+    apply(kubectl, ns, pod("sa", ["sleep", "3600"]))
+    wait_ready(kubectl, ns, "sa", node)
+    base = "/var/run/secrets/kubernetes.io/serviceaccount"
+    token = kubectl("-n", ns, "exec", "sa", "--", "cat", f"{base}/token")
+    assert kubectl("-n", ns, "exec", "sa", "--", "cat", f"{base}/namespace") == ns
+    ca = kubectl("-n", ns, "exec", "sa", "--", "cat", f"{base}/ca.crt")
+    assert ca == (node.data_dir / "pki" / "ca.crt").read_text()
+    # the projected token is a bound service-account token the apiserver accepts
+    cfg = client.Configuration()
+    cfg.host = f"https://127.0.0.1:{node.cluster.port if node.cluster else 0}"
+    cfg.ssl_ca_cert = str(node.data_dir / "pki" / "ca.crt")
+    cfg.api_key = {"authorization": token}
+    cfg.api_key_prefix = {"authorization": "Bearer"}
+    with client.ApiClient(cfg) as api:
+        review = client.AuthenticationV1Api(api).create_self_subject_review(
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    assert review.status.user_info.username == f"system:serviceaccount:{ns}:default"
