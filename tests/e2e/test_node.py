@@ -411,3 +411,31 @@ def test_service_account_token_is_mounted_and_authenticates(kubectl: Kubectl, ns
         review = client.AuthenticationV1Api(api).create_self_subject_review(
             {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
     assert review.status.user_info.username == f"system:serviceaccount:{ns}:default"
+
+
+@pytest.mark.parametrize("binary", ["kubectl", KUBECTL_SPDY])
+def test_exec_it_with_a_terminal(kubectl: Kubectl, ns: str, node: NodeCluster, binary: str) -> None:
+    import pty
+
+    apply(kubectl, ns, pod("term", ["sleep", "3600"]))
+    wait_ready(kubectl, ns, "term", node)
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([binary, "--kubeconfig", str(node.kubeconfig), "-n", ns, "exec", "-it", "term", "--",
+                             "sh"], stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True)
+    os.close(secondary)
+    try:
+        out = b""
+        deadline = time.monotonic() + 30
+        os.write(primary, b"tty; echo answer=$((6*7)); exit 7\n")
+        while b"answer=42" not in out and time.monotonic() < deadline:
+            try:
+                out += os.read(primary, 4096)
+            except OSError:  # the terminal closed: kubectl has exited
+                break
+        assert b"answer=42" in out and b"/dev/pts/" in out, out
+        assert proc.wait(timeout=20) == 7
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(primary)
