@@ -9,9 +9,11 @@ namespace reaches an API server on the host's 127.0.0.1 without any route for a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +84,26 @@ def _socket_factory(host_netns: str) -> Callable[[tuple[Any, ...]], socket.socke
     return netns.socket_factory_in_netns(host_netns)
 
 
+def watch_children_with_pidfds() -> bool:
+    """Have asyncio learn of its subprocesses' exits through pidfds on the running loop (Python 3.11).
+
+    3.11's default child watcher starts a thread per subprocess (CNI plugins, runc start/kill, iptables) that
+    lives until the child exits; a pidfd in the loop's epoll set does the same for one file descriptor. 3.12
+    picks pidfds itself. Only the kubelet's loop starts subprocesses; shims forked by the zygote are not our
+    children, exec'd fallback shims are and are waited for like the rest. False when pidfds are not available.
+    """
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # kernel before 5.3, or a seccomp filter refusing it
+        return False
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    asyncio.set_child_watcher(watcher)
+    return True
+
+
 async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     from aiohttp import web
 
@@ -99,6 +121,7 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     from pyk8s.kubelet.server.app import build_kubelet_app
     from pyk8s.kubelet.volumes import VolumeManager
 
+    watch_children_with_pidfds()
     node_name = flags.hostname_override or socket.gethostname().lower()
     factory = _socket_factory(host_netns)
     client_config = load_client_config(flags.kubeconfig, user_agent=f"kubelet/{node_name}")

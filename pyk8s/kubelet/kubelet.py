@@ -12,6 +12,9 @@ pod workers' `PodSyncer`:
 - sync_terminated_pod: unmount volumes; a deleted pod's API object is deleted with grace 0 (uid precondition);
   once the object is gone, its sandboxes and containers are removed.
 
+A PLEG event wakes the pod's worker, except ContainerStarted for a container the last sync already saw
+running with every app container up (the sync that started it): that sync would change nothing.
+
 Restart adoption needs nothing special: a running container whose spec hash still matches is kept (same id,
 restartCount from its annotation), and on start (and every housekeeping interval) sandboxes of pods that no
 longer exist are stopped and removed. The pod -> CRI translation and the volumes come in through the
@@ -38,7 +41,7 @@ from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.cri import interface as cri
 from pyk8s.kubelet.kuberuntime import PodConfigBuilder, RuntimeManager, compute_pod_actions
 from pyk8s.kubelet.nodestatus import NodeStatusManager
-from pyk8s.kubelet.pleg import PLEG, PodLifecycleEvent, RuntimePodStatus
+from pyk8s.kubelet.pleg import CONTAINER_STARTED, PLEG, PodLifecycleEvent, RuntimePodStatus
 from pyk8s.kubelet.podworkers import PodWorkers, SyncOutcome
 from pyk8s.kubelet.probes import ProbeManager, run_handler
 from pyk8s.kubelet.status import TERMINAL_PHASES, StatusInputs, StatusManager, build_pod_status
@@ -157,6 +160,8 @@ class Kubelet:
         self.reasons: dict[str, dict[str, tuple[str, str]]] = {}
         self.runtime_name = "runc"
         self._pod_ips: dict[str, str] = {}
+        # pod uid -> ids of its containers the last sync saw running when every app container ran (phase Running)
+        self._all_running: dict[str, frozenset[str]] = {}
         self.started = asyncio.Event()
 
     # ---- wiring ----
@@ -171,6 +176,10 @@ class Kubelet:
         self.pod_workers.wake(uid)
 
     def _on_pleg(self, event: PodLifecycleEvent) -> None:
+        if event.type == CONTAINER_STARTED and event.data in self._all_running.get(event.uid, ()):
+            # The last sync already saw this container running with the whole pod up (the sync that started
+            # it, as a rule): a sync now would change nothing. Any other change still wakes the worker.
+            return
         self.pod_workers.wake(event.uid)
 
     def _on_pod(self, pod: Obj) -> None:
@@ -303,6 +312,7 @@ class Kubelet:
     # ---- PodSyncer ----
     async def sync_pod(self, pod: Obj) -> SyncOutcome:
         uid = str(meta.meta(pod).get("uid") or "")
+        self._all_running.pop(uid, None)
         if (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
             return SyncOutcome(terminal=True)
         rps = await self.pleg.pod_status(uid)
@@ -335,10 +345,21 @@ class Kubelet:
         self._pod_ips[uid] = pod_ip
         self.probes.update_pod(pod, rps, pod_ip)
         status = await self._write_status(pod, rps)
+        self._note_all_running(uid, pod, rps, status)
         return SyncOutcome(terminal=status["phase"] in TERMINAL_PHASES, requeue_after=result.requeue_after)
+
+    def _note_all_running(self, uid: str, pod: Obj, rps: RuntimePodStatus, status: Obj) -> None:
+        running = frozenset(c.id for c in rps.containers if c.state == "CONTAINER_RUNNING")
+        names = {str(c.get("name") or "") for c in (pod.get("spec") or {}).get("containers") or []}
+        up = {c.metadata.name for c in rps.containers if c.id in running}
+        if status["phase"] == "Running" and names <= up:
+            self._all_running[uid] = running
+        else:
+            self._all_running.pop(uid, None)
 
     async def sync_terminating_pod(self, pod: Obj, grace: int) -> None:
         uid = str(meta.meta(pod).get("uid") or "")
+        self._all_running.pop(uid, None)
         self.probes.remove_pod(uid)
         rps = await self.pleg.pod_status(uid)
         await self.runtime_manager.kill_pod(pod, rps, grace_override=grace)
@@ -358,6 +379,7 @@ class Kubelet:
             self.pleg.cache.pop(uid, None)
             self.status_manager.forget(uid)
             self._pod_ips.pop(uid, None)
+            self._all_running.pop(uid, None)
             return True
         if md.get("deletionTimestamp"):
             try:

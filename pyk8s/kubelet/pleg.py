@@ -143,10 +143,16 @@ class PLEG:
         return events
 
     async def pod_status(self, uid: str) -> RuntimePodStatus:
-        """A fresh view of one pod from the runtime (also stored in the cache)."""
-        sandboxes = [s for s in await self.runtime.list_pod_sandboxes()
-                     if (s.labels.get(cri.LABEL_POD_UID) or s.metadata.uid) == uid]
-        containers = [c for c in await self.runtime.list_containers() if c.labels.get(cri.LABEL_POD_UID) == uid]
+        """A fresh view of one pod from the runtime (also stored in the cache).
+
+        A runtime with per-pod listings (`list_pod_sandboxes_of(uid)`, `list_containers_of(uid)`, not part of
+        the CRI seam) is asked for that pod only, instead of building every pod's statuses."""
+        sandboxes_of = getattr(self.runtime, "list_pod_sandboxes_of", None)
+        containers_of = getattr(self.runtime, "list_containers_of", None)
+        all_sandboxes = await sandboxes_of(uid) if sandboxes_of is not None else await self.runtime.list_pod_sandboxes()
+        all_containers = await containers_of(uid) if containers_of is not None else await self.runtime.list_containers()
+        sandboxes = [s for s in all_sandboxes if (s.labels.get(cri.LABEL_POD_UID) or s.metadata.uid) == uid]
+        containers = [c for c in all_containers if c.labels.get(cri.LABEL_POD_UID) == uid]
         status = group_by_pod(sandboxes, containers).get(uid) or RuntimePodStatus(uid)
         self.cache[uid] = status
         return status

@@ -30,6 +30,7 @@ __all__ = ["VolumeError", "VolumeManager"]
 
 _WRITER_PLUGINS = {"configMap": configmap.PLUGIN_DIR, "secret": secret.PLUGIN_DIR,
                    "downwardAPI": downwardapi.PLUGIN_DIR, "projected": projected.PLUGIN_DIR}
+_MAX_STACKED_MOUNTS = 8
 
 
 def _volume_kind(volume: Obj) -> str:
@@ -92,9 +93,13 @@ class VolumeManager:
         root = self.pod_dir(pod_uid)
         if not os.path.lexists(root):
             return
-        for point in emptydir.mount_points(root):
-            emptydir.unmount(point)
-        left = emptydir.mount_points(root)
+        points = emptydir.mount_points(root)  # deepest first
+        for point in points:
+            for _ in range(_MAX_STACKED_MOUNTS):  # a point mounted over twice needs one unmount per mount
+                emptydir.unmount(point)
+                if not os.path.ismount(point):
+                    break
+        left = [p for p in points if os.path.ismount(p)]
         if left:
             raise OSError(f"cannot remove pod directory {root}: still mounted: {', '.join(left)}")
         shutil.rmtree(root)

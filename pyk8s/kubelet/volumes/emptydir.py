@@ -43,22 +43,28 @@ def _unescape(field: str) -> str:
 
 
 def mount_points(under: str) -> list[str]:
-    """Mount points at or below `under` (by real path), deepest first."""
+    """Mount points at or below `under` (by real path), deepest first (one read of /proc/self/mountinfo)."""
     base = os.path.realpath(under).rstrip("/")
-    found: list[str] = []
+    prefix = base + "/"
+    found: set[str] = set()
     try:
         with open("/proc/self/mountinfo") as f:
             for line in f:
-                point = _unescape(line.split()[4])
-                if point == base or point.startswith(base + "/"):
-                    found.append(point)
+                point = line.split(" ", 5)[4]
+                if "\\" in point:
+                    point = _unescape(point)
+                if point == base or point.startswith(prefix):
+                    found.add(point)
     except OSError:
         return []
-    return sorted(set(found), key=len, reverse=True)
+    return sorted(found, key=len, reverse=True)
 
 
 def is_mount_point(path: str) -> bool:
-    return os.path.realpath(path) in mount_points(path)
+    """Whether something is mounted on `path` (a stat of it and its parent: a mount changes st_dev).
+
+    Only file systems of their own are mounted here (tmpfs), never a bind mount of the same file system."""
+    return os.path.ismount(os.path.realpath(path))
 
 
 def mount_tmpfs(path: str, size_bytes: int = 0) -> None:

@@ -8,6 +8,7 @@ TokenRequest API (`serviceaccounts/<name>/token`), bound to the pod, and are ren
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,33 +89,44 @@ async def payload(client: Client, tokens: TokenCache, pod: Obj, source: Obj, *,
                   allocatable: Mapping[str, str], audiences: Sequence[str]) -> dict[str, FileProjection]:
     """The files of a projected volume source; errors of every source are reported together.
 
+    The sources are fetched at once (a kube-api-access volume's token request and CA ConfigMap read are one
+    round trip, not two); their files are merged in source order, a later source's file winning.
     `audiences`: what a serviceAccountToken source without an audience asks for (upstream sends none and
     lets the apiserver fill in its own).
     """
     ns = str((pod.get("metadata") or {}).get("namespace") or "")
     raw_mode = source.get("defaultMode")
     mode = int(raw_mode) if raw_mode is not None else DEFAULT_MODE
+
+    async def files_of(src: Obj) -> dict[str, FileProjection]:
+        if src.get("configMap") is not None:
+            return await configmap.payload(client, ns, src["configMap"], mode)
+        if src.get("secret") is not None:
+            return await secret.payload(client, ns, src["secret"], mode)
+        if src.get("downwardAPI") is not None:
+            return downwardapi.payload(pod, list(src["downwardAPI"].get("items") or []), mode, allocatable)
+        if src.get("serviceAccountToken") is not None:
+            sat = src["serviceAccountToken"]
+            auds = [str(sat["audience"])] if sat.get("audience") else list(audiences)
+            seconds = int(sat.get("expirationSeconds") or DEFAULT_EXPIRATION_SECONDS)
+            try:
+                token = await tokens.token(pod, auds, seconds)
+            except errors.StatusError as e:
+                raise VolumeError(f"failed to fetch token: {e.message}") from None
+            return {str(sat.get("path") or "token"): FileProjection(token.encode(), mode)}
+        return {}
+
+    sources = list(source.get("sources") or [])
+    results = await asyncio.gather(*(files_of(src) for src in sources), return_exceptions=True)
     out: dict[str, FileProjection] = {}
     problems: list[str] = []
-    for src in source.get("sources") or []:
-        try:
-            if src.get("configMap") is not None:
-                out.update(await configmap.payload(client, ns, src["configMap"], mode))
-            elif src.get("secret") is not None:
-                out.update(await secret.payload(client, ns, src["secret"], mode))
-            elif src.get("downwardAPI") is not None:
-                out.update(downwardapi.payload(pod, list(src["downwardAPI"].get("items") or []), mode, allocatable))
-            elif src.get("serviceAccountToken") is not None:
-                sat = src["serviceAccountToken"]
-                auds = [str(sat["audience"])] if sat.get("audience") else list(audiences)
-                seconds = int(sat.get("expirationSeconds") or DEFAULT_EXPIRATION_SECONDS)
-                try:
-                    token = await tokens.token(pod, auds, seconds)
-                except errors.StatusError as e:
-                    raise VolumeError(f"failed to fetch token: {e.message}") from None
-                out[str(sat.get("path") or "token")] = FileProjection(token.encode(), mode)
-        except VolumeError as e:
-            problems.append(e.message)
+    for result in results:
+        if isinstance(result, VolumeError):
+            problems.append(result.message)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            out.update(result)
     if problems:
         raise VolumeError(problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]")
     return out

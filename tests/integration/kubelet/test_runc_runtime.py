@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from pyk8s.base import netns
 from pyk8s.kubelet.cri import interface as cri
 from pyk8s.kubelet.cri.runc import cgroups
 from pyk8s.kubelet.cri.runc import runtime as runtime_mod
@@ -548,6 +549,68 @@ async def test_shim_killed_is_reported_exited(node: Node, monkeypatch: pytest.Mo
         return json.loads(out.stdout)["status"] == "stopped"
 
     await wait_for(stopped)
+
+
+class RecordingNetwork(LoopbackNetwork):
+    """LoopbackNetwork that records each teardown's namespace path and attachment."""
+
+    def __init__(self) -> None:
+        self.teardowns: list[tuple[str, PodNetworkAttachment | None]] = []
+
+    async def teardown(self, **kw: Any) -> None:
+        self.teardowns.append((kw["netns_path"], kw["attachment"]))
+
+
+async def test_stopping_a_sandbox_whose_netns_is_gone_still_tears_its_network_down(node: Node) -> None:
+    network = RecordingNetwork()
+    rt = node.runtime()
+    rt.network = network
+    sbc = node.sandbox_config()
+    sid = await rt.run_pod_sandbox(sbc)
+    path = (await rt.pod_sandbox_status(sid)).netns_path
+    assert os.path.exists(path)
+    netns.unpin_netns(path)  # gone behind the runtime's back (a reboot, an operator)
+    await rt.stop_pod_sandbox(sid)
+    # CNI DEL still runs, with no namespace (the plugins free the address and forget the cached result)
+    assert network.teardowns == [("", PodNetworkAttachment(ip="127.0.0.1"))]
+    assert (await rt.pod_sandbox_status(sid)).state == "SANDBOX_NOTREADY"
+    await rt.stop_pod_sandbox(sid)
+    assert len(network.teardowns) == 1  # once torn down, later stops leave the network alone
+    # a pinned namespace is torn down with its path and unpinned; a restarted runtime does not tear it down again
+    sid2 = await rt.run_pod_sandbox(node.sandbox_config("other"))
+    path2 = (await rt.pod_sandbox_status(sid2)).netns_path
+    await rt.stop_pod_sandbox(sid2)
+    assert network.teardowns[1][0] == path2 and not os.path.exists(path2)
+    again = node.runtime()
+    again.network = network
+    await again.remove_pod_sandbox(sid2)
+    await again.remove_pod_sandbox(sid)
+    assert len(network.teardowns) == 2
+
+
+async def test_per_pod_listings_match_filtered_listings(node: Node) -> None:
+    rt = node.runtime()
+    sid_a, cid_a, sbc_a = await run(rt, node, container("a", ["sleep", "1000"], labels={
+        cri.LABEL_POD_UID: "pod-a"}))
+    sid_b = await rt.run_pod_sandbox(node.sandbox_config("b"))
+    uid_b = (await rt.pod_sandbox_status(sid_b)).metadata.uid
+
+    async def per_pod(r: RuncRuntime, uid: str) -> tuple[set[str], set[str]]:
+        return {s.id for s in await r.list_pod_sandboxes_of(uid)}, {c.id for c in await r.list_containers_of(uid)}
+
+    async def filtered(r: RuncRuntime, uid: str) -> tuple[set[str], set[str]]:
+        return ({s.id for s in await r.list_pod_sandboxes()
+                 if (s.labels.get(cri.LABEL_POD_UID) or s.metadata.uid) == uid},
+                {c.id for c in await r.list_containers() if c.labels.get(cri.LABEL_POD_UID) == uid})
+
+    assert await per_pod(rt, sbc_a.metadata.uid) == await filtered(rt, sbc_a.metadata.uid) == ({sid_a}, set())
+    assert await per_pod(rt, "pod-a") == await filtered(rt, "pod-a") == (set(), {cid_a})
+    assert await per_pod(rt, uid_b) == ({sid_b}, set())
+    assert await per_pod(node.runtime(), "pod-a") == (set(), {cid_a})  # rebuilt from the state files
+    await rt.remove_container(cid_a)
+    await rt.remove_pod_sandbox(sid_b)
+    assert await per_pod(rt, "pod-a") == await per_pod(rt, uid_b) == (set(), set())
+    assert rt._pod_container_ids.keys() == set() and rt._pod_sandbox_ids.keys() == {sbc_a.metadata.uid}
 
 
 def test_log_writer_splits_a_long_line_read_at_once(tmp_path: Path) -> None:

@@ -369,3 +369,20 @@ async def test_image_gc_spares_images_in_use_and_reports_failures(rig: Rig) -> N
     await rig.kubelet.recorder.flush()
     failed = rig.events("ImageGCFailed")
     assert failed and failed[0]["involvedObject"]["kind"] == "Node" and "garbage collect" in failed[0]["message"]
+
+
+async def test_a_started_event_for_a_pod_already_seen_running_needs_no_sync(rig: Rig) -> None:
+    await rig.create(make_pod("quiet", containers=[{"name": "app", "image": "busybox"},
+                                                   {"name": "side", "image": "busybox"}]))
+    await eventually(lambda: rig.phase("quiet") == "Running")
+    uid = rig.uid("quiet")
+    await eventually(lambda: rig.kubelet.pleg.cache.get(uid) is not None
+                     and len(rig.kubelet.pleg.cache[uid].running()) == 2, what="relisted")
+    worker = rig.kubelet.pod_workers._workers[uid]
+    syncs = worker.syncs
+    await rig.advance(3)  # relists report both containers started: the sync that started them saw that already
+    assert worker.syncs == syncs
+    rig.runtime.exit_container(running_ids(rig, uid)[0], 1)  # a death still wakes the worker at once
+    await rig.advance(1)
+    await eventually(lambda: len(running_ids(rig, uid)) == 1 and worker.syncs > syncs, what="restart")
+    await eventually(lambda: rig.container_status("quiet").get("restartCount") == 1)

@@ -146,6 +146,7 @@ class _Sandbox:
     cgroup_path: str
     attachment: PodNetworkAttachment | None = None
     files: dict[str, str] = dataclasses.field(default_factory=dict)
+    network_torn_down: bool = False  # the PodNetwork's teardown succeeded once: later stops skip it
 
 
 @dataclasses.dataclass
@@ -166,6 +167,18 @@ class _Container:
     started_at: int = 0
     shim_pid: int = 0
     removed: bool = False
+
+
+def _sandbox_pod_uid(sb: _Sandbox) -> str:
+    return sb.config.labels.get(cri.LABEL_POD_UID) or sb.config.metadata.uid
+
+
+def _discard(index: dict[str, set[str]], key: str, item: str) -> None:
+    ids = index.get(key)
+    if ids is not None:
+        ids.discard(item)
+        if not ids:
+            del index[key]
 
 
 class RuncRuntime:
@@ -197,6 +210,9 @@ class RuncRuntime:
         self._statuses: dict[str, tuple[tuple[int, bool, bool], cri.ContainerStatus]] = {}
         self._sandbox_statuses: dict[str, cri.PodSandboxStatus] = {}
         self._zygote: ZygoteClient | None = None
+        # pod uid (label, else the sandbox's metadata) -> ids of its sandboxes / containers
+        self._pod_sandbox_ids: dict[str, set[str]] = {}
+        self._pod_container_ids: dict[str, set[str]] = {}
         self._load()
 
     async def close(self) -> None:
@@ -228,11 +244,29 @@ class RuncRuntime:
         for sid in os.listdir(self.sandbox_dir):
             path = os.path.join(self.sandbox_dir, sid, "sandbox.json")
             with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-                self._sandboxes[sid] = _from_dict(_Sandbox, _read_json(path))
+                self._add_sandbox(_from_dict(_Sandbox, _read_json(path)))
         for cid in os.listdir(self.container_dir):
             path = os.path.join(self.container_dir, cid, "container.json")
             with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-                self._containers[cid] = _from_dict(_Container, _read_json(path))
+                self._add_container(_from_dict(_Container, _read_json(path)))
+
+    # --- the pod uid index (status listings of one pod, the PLEG's per-pod view) --------------------------------
+
+    def _add_sandbox(self, sb: _Sandbox) -> None:
+        self._sandboxes[sb.id] = sb
+        self._pod_sandbox_ids.setdefault(_sandbox_pod_uid(sb), set()).add(sb.id)
+
+    def _drop_sandbox(self, sb: _Sandbox) -> None:
+        self._sandboxes.pop(sb.id, None)
+        _discard(self._pod_sandbox_ids, _sandbox_pod_uid(sb), sb.id)
+
+    def _add_container(self, c: _Container) -> None:
+        self._containers[c.id] = c
+        self._pod_container_ids.setdefault(c.labels.get(cri.LABEL_POD_UID, ""), set()).add(c.id)
+
+    def _drop_container(self, c: _Container) -> None:
+        self._containers.pop(c.id, None)
+        _discard(self._pod_container_ids, c.labels.get(cri.LABEL_POD_UID, ""), c.id)
 
     def _save_sandbox(self, sb: _Sandbox) -> None:
         self._sandbox_statuses.pop(sb.id, None)
@@ -276,7 +310,7 @@ class RuncRuntime:
         netns_path = "" if config.host_network else os.path.join(self.netns_dir, f"{self.netns_prefix}{sid[:12]}")
         sb = _Sandbox(id=sid, config=config, created_at=time.time_ns(), state="SANDBOX_NOTREADY",
                       netns_path=netns_path, cgroup_path=f"{self.cgroup_root}/{parent}")
-        self._sandboxes[sid] = sb
+        self._add_sandbox(sb)
         self._save_sandbox(sb)
         try:
             if netns_path:
@@ -308,14 +342,21 @@ class RuncRuntime:
         for c in [c for c in self._containers.values() if c.sandbox_id == sandbox_id and not c.removed]:
             await self.stop_container(c.id, 0)
         async with self._lock(sandbox_id):
-            if sb.netns_path and os.path.exists(sb.netns_path):
+            changed = sb.state != "SANDBOX_NOTREADY"
+            if sb.netns_path and not sb.network_torn_down:
+                # A namespace that is already gone (a reboot, someone removed it) is passed as "", as upstream
+                # does: the plugins still free what lives outside it (the address, the cache, the rules).
+                pinned = os.path.exists(sb.netns_path)
                 md = sb.config.metadata
-                await self.network.teardown(sandbox_id=sb.id, netns_path=sb.netns_path, namespace=md.namespace,
-                                            name=md.name, uid=md.uid, port_mappings=sb.config.port_mappings,
-                                            attachment=sb.attachment)
+                await self.network.teardown(sandbox_id=sb.id, netns_path=sb.netns_path if pinned else "",
+                                            namespace=md.namespace, name=md.name, uid=md.uid,
+                                            port_mappings=sb.config.port_mappings, attachment=sb.attachment)
+                sb.network_torn_down = changed = True
+            if sb.netns_path and os.path.exists(sb.netns_path):
                 await asyncio.to_thread(netns.unpin_netns, sb.netns_path)
             sb.state = "SANDBOX_NOTREADY"
-            self._save_sandbox(sb)
+            if changed:  # stopping a stopped sandbox again (remove, housekeeping) writes nothing
+                self._save_sandbox(sb)
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         sb = self._sandboxes.get(sandbox_id)
@@ -328,7 +369,7 @@ class RuncRuntime:
         if left:
             raise CRIError(f"pod cgroup {sb.cgroup_path} still busy: {left[0]}")
         shutil.rmtree(os.path.join(self.sandbox_dir, sandbox_id), ignore_errors=True)
-        self._sandboxes.pop(sandbox_id, None)
+        self._drop_sandbox(sb)
         self._sandbox_statuses.pop(sandbox_id, None)
 
     def _sandbox_status(self, sb: _Sandbox) -> cri.PodSandboxStatus:
@@ -347,6 +388,11 @@ class RuncRuntime:
 
     async def list_pod_sandboxes(self) -> list[cri.PodSandboxStatus]:
         return [self._sandbox_status(sb) for sb in self._sandboxes.values()]
+
+    async def list_pod_sandboxes_of(self, pod_uid: str) -> list[cri.PodSandboxStatus]:
+        """The sandboxes of one pod (by its uid label, else the sandbox metadata's uid): what filtering
+        list_pod_sandboxes gives, without building every other pod's statuses. Optional (the PLEG uses it)."""
+        return [self._sandbox_status(self._sandboxes[sid]) for sid in self._pod_sandbox_ids.get(pod_uid, ())]
 
     # --- containers -------------------------------------------------------------------------------------
 
@@ -368,7 +414,7 @@ class RuncRuntime:
                        image_ref=image_id, labels=dict(config.labels), annotations=dict(config.annotations),
                        log_path=log_path, created_at=time.time_ns(), cgroup_path=f"{sb.cgroup_path}/{cid}",
                        stop_signal=config.stop_signal or image_cfg.stop_signal, stdin=config.stdin, tty=config.tty)
-        self._containers[cid] = c
+        self._add_container(c)
         self._save_container(c)
         try:
             await self._prepare_and_create(c, cdir, sb, config, image_cfg, layer_dirs)
@@ -576,7 +622,7 @@ class RuncRuntime:
         cgroups.remove_tree(c.cgroup_path)
         shutil.rmtree(cdir, ignore_errors=True)
         c.removed = True
-        self._containers.pop(c.id, None)
+        self._drop_container(c)
         for cache in (self._exits, self._shim_seen, self._statuses):
             cache.pop(c.id, None)
 
@@ -621,6 +667,11 @@ class RuncRuntime:
 
     async def list_containers(self) -> list[cri.ContainerStatus]:
         return [self._status(c) for c in list(self._containers.values()) if not c.removed]
+
+    async def list_containers_of(self, pod_uid: str) -> list[cri.ContainerStatus]:
+        """The containers of one pod (by its uid label), like filtering list_containers. Optional (PLEG)."""
+        found = [self._containers[cid] for cid in self._pod_container_ids.get(pod_uid, ())]
+        return [self._status(c) for c in found if not c.removed]
 
     async def container_status(self, container_id: str) -> cri.ContainerStatus:
         return self._status(self._container(container_id))

@@ -3,6 +3,7 @@ changed ConfigMaps, tmpfs-backed secrets, fsGroup ownership, FailedMount message
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from collections.abc import Iterator
@@ -162,3 +163,44 @@ async def test_memory_emptydir_unmounted_on_unmount(manager: VolumeManager, tmp_
     assert len(emptydir.mount_points(paths["m"])) == 1
     await manager.unmount("u-1")
     assert emptydir.mount_points(str(tmp_path)) == []
+
+
+@pytest.mark.skipif(not ROOT, reason="tmpfs needs root")
+async def test_unmount_takes_stacked_and_nested_mounts_down(manager: VolumeManager, tmp_path: Path) -> None:
+    paths = await manager.mount(make_pod({"name": "m", "emptyDir": {"medium": "Memory"}}))
+    nested = Path(paths["m"], "inner")
+    nested.mkdir()
+    emptydir.mount_tmpfs(str(nested))  # e.g. what a Bidirectional mount brings back from a container
+    assert _c_mount_tmpfs(paths["m"]) == 0  # a second tmpfs over the first
+    assert emptydir.is_mount_point(paths["m"])
+    await manager.unmount("u-1")
+    assert emptydir.mount_points(str(tmp_path)) == []
+    assert not (tmp_path / "pods" / "u-1").exists()
+
+
+def _c_mount_tmpfs(path: str) -> int:
+    """mount(2) a tmpfs without mount_tmpfs's already-mounted check."""
+    return int(emptydir._c().mount(b"tmpfs", os.fsencode(path), b"tmpfs", 0, b"mode=0777"))
+
+
+async def test_projected_sources_are_fetched_at_once(manager: VolumeManager, client: FakeClient,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    token_asked = asyncio.Event()
+    real_get, real_token = client.get, client.create_subresource
+
+    async def get(*args: Any, **kw: Any) -> Obj:
+        await asyncio.wait_for(token_asked.wait(), 5)  # the token request must already be in flight
+        return await real_get(*args, **kw)
+
+    async def create_subresource(*args: Any, **kw: Any) -> Obj:
+        token_asked.set()
+        return await real_token(*args, **kw)
+
+    monkeypatch.setattr(client, "get", get)
+    monkeypatch.setattr(client, "create_subresource", create_subresource)
+    sources: list[Obj] = KUBE_API_ACCESS["projected"]["sources"]  # type: ignore[index]
+    ca_first = {"name": "api", "projected": {"sources": sources[::-1]}}
+    paths = await manager.mount(make_pod(ca_first))  # one after the other, the ConfigMap read would wait in vain
+    vol = Path(paths["api"])
+    assert (vol / "ca.crt").read_text() == "CA" and (vol / "token").read_text().startswith("fake-token.")
+    await manager.unmount("u-1")
