@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+import orjson
 
 from pyk8s.base import netns as netns_util
 from pyk8s.kubelet.cri.interface import CRIError, PortMapping
@@ -133,8 +134,8 @@ class CNIPodNetwork:
         os.makedirs(self.results_dir, exist_ok=True)
         path = self._cache_path(sandbox_id)
         tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
+        with open(tmp, "wb") as f:
+            f.write(orjson.dumps(state))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -146,8 +147,8 @@ class CNIPodNetwork:
 
     def _load(self, sandbox_id: str) -> dict[str, Any] | None:
         try:
-            with open(self._cache_path(sandbox_id)) as f:
-                state: dict[str, Any] = json.load(f)
+            with open(self._cache_path(sandbox_id), "rb") as f:
+                state: dict[str, Any] = orjson.loads(f.read())
         except FileNotFoundError:
             return None
         except ValueError:  # a torn write cannot happen (rename), but never let a bad file block DEL forever
@@ -213,11 +214,11 @@ class CNIPodNetwork:
         """Run one plugin; its JSON output, or CRIError with the plugin's own message."""
         what = f'plugin type="{conf["type"]}" failed ({env["CNI_COMMAND"].lower()})'
         rc, out, err = await self._run([os.path.join(self.plugin_dir, str(conf["type"]))],
-                                       json.dumps(conf).encode(), env, what)
+                                       orjson.dumps(conf), env, what)
         parsed: Any = None
         if out.strip():
             try:
-                parsed = json.loads(out)
+                parsed = orjson.loads(out)
             except ValueError:
                 parsed = None
         if rc != 0:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,8 @@ class Runc:
     def __init__(self, *, root: str, log_dir: str, binary: str = "runc") -> None:
         self.root = root
         self.log_dir = log_dir
-        self.binary = binary
+        # Resolved once: a bare name would make every call search PATH (in this process and in the child).
+        self.binary = shutil.which(binary) or binary
         os.makedirs(root, exist_ok=True)
         os.makedirs(log_dir, exist_ok=True)
 
@@ -60,14 +62,16 @@ class Runc:
     def new_log_path(self) -> str:
         return os.path.join(self.log_dir, uuid.uuid4().hex[:16] + ".json")
 
-    async def run(self, *args: str, timeout: float = 30.0, input: bytes | None = None) -> bytes:
-        """Run one runc command; returns its stdout. Raises NotFoundError / CRIError."""
+    async def run(self, *args: str, timeout: float = 30.0, input: bytes | None = None, output: bool = True) -> bytes:
+        """Run one runc command; returns its stdout (b"" without `output`: then it goes to /dev/null, one pipe
+        less to watch). Raises NotFoundError / CRIError."""
         log_path = self.new_log_path()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self.argv(log_path, *args),
                 stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                stdout=asyncio.subprocess.PIPE if output else asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE)
         except OSError as e:
             raise CRIError(f"runc {args[0]}: {e}") from None
         try:
@@ -92,7 +96,7 @@ class Runc:
                 if "does not exist" in msg and args[0] in ("state", "kill", "delete", "start", "exec", "ps"):
                     raise NotFoundError(f"runc {args[0]}: {msg}")
                 raise CRIError(f"runc {args[0]}: {msg}")
-            return out
+            return out or b""
         finally:
             self._drop(log_path)
 
@@ -113,16 +117,16 @@ class Runc:
                           bundle=d.get("bundle", ""), created=d.get("created", "")) for d in data]
 
     async def start(self, container_id: str) -> None:
-        await self.run("start", container_id, timeout=30)
+        await self.run("start", container_id, timeout=30, output=False)
 
     async def kill(self, container_id: str, signal: str = "TERM", *, all_processes: bool = False) -> None:
         args = ["kill"] + (["--all"] if all_processes else []) + [container_id, signal]
-        await self.run(*args, timeout=10)
+        await self.run(*args, timeout=10, output=False)
 
     async def delete(self, container_id: str) -> None:
         """`runc delete` (never -f: it sleeps); a missing container is fine."""
         with contextlib.suppress(NotFoundError):
-            await self.run("delete", container_id, timeout=30)
+            await self.run("delete", container_id, timeout=30, output=False)
 
     async def version(self) -> str:
         proc = await asyncio.create_subprocess_exec(self.binary, "--version", stdout=asyncio.subprocess.PIPE,
