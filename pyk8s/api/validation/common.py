@@ -339,6 +339,9 @@ def _normalize(v: Any) -> Any:
 
 
 def semantic_equal(a: Any, b: Any) -> bool:
+    # Values equal as they are stay equal once zero values are dropped: skip normalizing them.
+    if a == b:
+        return True
     return bool(_normalize({"v": a}) == _normalize({"v": b}))
 
 

@@ -35,7 +35,12 @@ def served_as_stored(reg: Registry, r: Resource, form: OutputForm) -> bool:
     return not form.table and not form.partial_metadata and reg.serves_stored_version(r)
 
 
-def make_filter(r: Resource, query: Any) -> Callable[[Obj], bool] | None:
+FieldsOf = Callable[[Obj, Callable[[Obj], dict[str, str]]], dict[str, str]]
+
+
+def make_filter(r: Resource, query: Any, fields_of: FieldsOf | None = None) -> Callable[[Obj], bool] | None:
+    """The label and field selectors of a request as one predicate (None: no selector). `fields_of(obj,
+    compute)` may stand in for `compute(obj)` with a memo (watchers share one over the decoded event objects)."""
     label_text = query.get("labelSelector", "")
     field_text = query.get("fieldSelector", "")
     if not label_text and not field_text:
@@ -45,10 +50,18 @@ def make_filter(r: Resource, query: Any) -> Callable[[Obj], bool] | None:
     fgroup = "" if (r.group, r.plural) == ("events.k8s.io", "events") else r.group
     fsel = fields.parse_for_resource(field_text, r.plural, r.group) if field_text else None
 
+    if fsel is not None and fsel.empty():
+        fsel = None
+
+    def object_fields(obj: Obj) -> dict[str, str]:
+        return fields.object_fields(r.plural, fgroup, obj)
+
     def accept(obj: Obj) -> bool:
         if lsel is not None and not lsel.matches((obj.get("metadata") or {}).get("labels") or {}):
             return False
-        return fsel is None or fields.matches_object(fsel, r.plural, fgroup, obj)
+        if fsel is None:
+            return True
+        return fsel.matches(object_fields(obj) if fields_of is None else fields_of(obj, object_fields))
 
     return accept
 

@@ -64,16 +64,22 @@ async def _follow(objects: ObjectStore, namespace: str, start: int, queue: async
     await queue.put(end)
 
 
+def _by_name(name: str, accept: Callable[[Obj], bool] | None) -> Callable[[Obj], bool] | None:
+    """`accept` narrowed to the object named `name` (a watch of one object); unchanged without a name."""
+    if not name:
+        return accept
+
+    def by_name(obj: Obj) -> bool:
+        return obj.get("metadata", {}).get("name") == name and (accept is None or accept(obj))
+    return by_name
+
+
 async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: OutputForm) -> web.StreamResponse:
     r = info.resource
     q = request.query
-    accept = make_filter(r, q)
-    if info.name:
-        name_filter = info.name
-
-        def by_name(obj: Obj, inner: Callable[[Obj], bool] | None = accept) -> bool:
-            return obj.get("metadata", {}).get("name") == name_filter and (inner is None or inner(obj))
-        accept = by_name
+    objects = reg.objects(r)
+    # Events' objects come decoded from the store's shared cache, so their selectable fields are memoized there.
+    accept = _by_name(info.name, make_filter(r, q, objects.events.fields))
     bookmarks = query_flag(q, "allowWatchBookmarks")
     timeout = MIN_WATCH_TIMEOUT * (1 + random.random())
     if q.get("timeoutSeconds"):
@@ -84,10 +90,9 @@ async def watch(request: web.Request, reg: Registry, info: RequestInfo, form: Ou
         if asked > 0:  # 0 (and negatives) mean "no timeout asked", as upstream
             timeout = float(asked)
     rv_param = q.get("resourceVersion", "")
-    objects = reg.objects(r)
     initial: list[Obj] = []
     if rv_param in ("", "0"):
-        first = await objects.list(info.namespace, accept=accept)
+        first = await objects.list(info.namespace, accept=_by_name(info.name, make_filter(r, q)))
         initial, start = first.items, first.revision
     else:
         start = parse_rv(rv_param)

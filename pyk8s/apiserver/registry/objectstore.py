@@ -103,14 +103,28 @@ class DecodeCache:
         self.max_bytes = max_bytes
         self._objs: dict[tuple[str, int], Obj] = {}
         self._lines: dict[tuple[str, int, str], bytes] = {}
+        # Selectable fields of decoded objects (by identity; the entry holds the object, so its id stays its own).
+        self._fields: dict[int, tuple[Obj, dict[str, str]]] = {}
         self._bytes = 0
 
     def _room(self, size: int) -> None:
         if len(self._objs) + len(self._lines) >= self.capacity or self._bytes + size > self.max_bytes:
             self._objs.clear()
             self._lines.clear()
+            self._fields.clear()
             self._bytes = 0
         self._bytes += size
+
+    def fields(self, obj: Obj, compute: Callable[[Obj], dict[str, str]]) -> dict[str, str]:
+        """`compute(obj)` for a decoded event object, computed once however many selecting watchers ask."""
+        hit = self._fields.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        if len(self._fields) >= self.capacity:
+            self._fields.clear()
+        found = compute(obj)
+        self._fields[id(obj)] = (obj, found)
+        return found
 
     def decode(self, key: str, value: bytes, revision: int) -> Obj:
         k = (key, revision)
