@@ -227,7 +227,7 @@ class NodeProxy:
     # ---- nodes/<name>/proxy/<path> ----
     async def node_proxy(self, request: web.Request, node_name: str, path: str) -> web.StreamResponse:
         endpoint = await self._endpoint(node_name)
-        target = "/" + path.lstrip("/")
+        target = quote("/" + path.lstrip("/"), safe="/:@!$&'()*+,;=-._~")  # no CR/LF into a hand-written head
         if request.query_string:
             target += "?" + request.query_string
         if _is_websocket(request):

@@ -66,6 +66,10 @@ class FakeClock:
     def has_sleepers(self) -> bool:
         return any(not f.done() for _, _, f in self._sleepers)
 
+    def sleeper_count(self) -> int:
+        """How many tasks are asleep on this clock (a test waits for its loops to park before stepping)."""
+        return sum(not f.done() for _, _, f in self._sleepers)
+
     def step(self, seconds: float) -> None:
         """Advance time by `seconds` and wake every sleeper whose deadline is now reached."""
         self._mono += seconds

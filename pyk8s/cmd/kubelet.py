@@ -160,9 +160,8 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
         ips = [flags.node_ip] if flags.node_ip else []
         crt_path, key_path = tls.ensure_serving_cert(cert_dir, node_name, ips=ips)
         crt, key = str(crt_path), str(key_path)
-    ssl_ctx = tls.server_ssl_context(crt, key, flags.client_ca_file or None)
-    app = build_kubelet_app(runtime, node_name=node_name,
-                            authorizer=tls.default_authorizer if flags.client_ca_file else None)
+    ssl_ctx = tls.server_ssl_context(crt, key, flags.client_ca_file)
+    app = build_kubelet_app(runtime, node_name=node_name, authorizer=tls.default_authorizer)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, flags.address, flags.port, ssl_context=ssl_ctx, reuse_address=True)
@@ -236,6 +235,9 @@ def kubelet(**kw: Any) -> None:
     if os.geteuid() != 0:
         raise click.ClickException("the kubelet needs root (runc, network namespaces, cgroups, mounts)")
     flags = KubeletFlags(**kw)
+    if not flags.client_ca_file:
+        raise click.UsageError("--client-ca-file is required: the kubelet server (exec, attach, logs, port-forward) "
+                               "authenticates the API server by its client certificate")
     if flags.image_gc_low_threshold > flags.image_gc_high_threshold:
         raise click.BadParameter(f"--image-gc-low-threshold ({flags.image_gc_low_threshold}) must not be higher than "
                                  f"--image-gc-high-threshold ({flags.image_gc_high_threshold})")

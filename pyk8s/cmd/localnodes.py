@@ -59,6 +59,7 @@ def demo_deployment() -> dict[str, object]:
 class LocalNode:
     data_dir: Path
     name: str
+    suffix: str  # the node network's: keeps two local clusters' runc roots and cgroups apart
 
     @property
     def dir(self) -> Path:
@@ -74,11 +75,11 @@ class LocalNode:
 
     @property
     def runc_root(self) -> str:
-        return f"/run/pyk8s/{self.name}/runc"
+        return f"/run/pyk8s/{self.suffix}-{self.name}/runc"
 
     @property
     def cgroup_root(self) -> str:
-        return f"{CGROUP_PARENT}/{self.name}"
+        return f"{CGROUP_PARENT}/{self.suffix}-{self.name}"
 
     def reset_dirs(self, netns_name: str) -> NodeDirs:
         return NodeDirs(runc_root=self.runc_root, runtime_dir=str(self.dir / "runtime"), cgroup_root=self.cgroup_root,
@@ -103,11 +104,12 @@ def _alive(pid: int) -> bool:
 
 def stop_pid(pid: int, timeout: float) -> None:
     """SIGTERM the process we started, wait up to `timeout` seconds, then SIGKILL it."""
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -117,7 +119,8 @@ def _kubelet_pid(node: LocalNode) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    return pid if b"kubelet" in cmdline and str(node.dir).encode() in cmdline else None
+    # the exact --root-dir argument, so pyk8s-node-1 never matches pyk8s-node-10's kubelet
+    return pid if b"\0" + str(node.dir / "kubelet").encode() + b"\0" in cmdline else None
 
 
 def ensure_network(data_dir: Path, nodes: int) -> tuple[NodeNetwork, list[LocalNode]]:
@@ -125,12 +128,12 @@ def ensure_network(data_dir: Path, nodes: int) -> tuple[NodeNetwork, list[LocalN
     if state.exists():
         network = NodeNetwork.load(str(state))
         if os.path.exists(network.switch_netns_path):
-            return network, [LocalNode(data_dir, n.name) for n in network.nodes.values()]
+            return network, [LocalNode(data_dir, n.name, network.suffix) for n in network.nodes.values()]
         network.close()
     network = NodeNetwork(state_path=str(state)).start()
     for i in range(1, nodes + 1):
         network.add_node(f"pyk8s-node-{i}")
-    return network, [LocalNode(data_dir, n.name) for n in network.nodes.values()]
+    return network, [LocalNode(data_dir, n.name, network.suffix) for n in network.nodes.values()]
 
 
 def _import_demo_image(node: LocalNode) -> None:
@@ -228,7 +231,7 @@ def stop_nodes(data_dir: Path, timeout: float = 30.0) -> list[str]:
     network = NodeNetwork.load(str(state))
     left: list[str] = []
     for net in list(network.nodes.values()):
-        node = LocalNode(data_dir, net.name)
+        node = LocalNode(data_dir, net.name, network.suffix)
         pid = _kubelet_pid(node)
         if pid is not None:
             stop_pid(pid, timeout)

@@ -510,21 +510,33 @@ def _subpath_host_path(container: Obj, vm: Obj, volume_path: str, env: dict[str,
         raise CreateContainerConfigError(f"unable to provision SubPath `{sub}`: must not contain '..'")
     host_path = os.path.join(volume_path, sub)
     mount_name, container_name = vm.get("name"), container.get("name")
-    if not os.path.lexists(host_path):
+    real_volume = os.path.realpath(volume_path)
+
+    def inside(path: str) -> bool:
+        return path == real_volume or path.startswith(real_volume.rstrip("/") + "/")
+
+    def escapes() -> CreateContainerConfigError:
+        return CreateContainerConfigError(
+            f'failed to prepare subPath for volumeMount "{mount_name}" of container "{container_name}"')
+
+    # Resolve before creating anything: a symlink the container planted in the volume must not make the kubelet
+    # create or chmod directories outside it. The bind source is the resolved path (no symlink left to swap).
+    real = os.path.realpath(host_path)
+    if not inside(real):
+        raise escapes()
+    if not os.path.lexists(real):
         try:
             mode = os.stat(volume_path).st_mode & 0o7777
-            os.makedirs(host_path, exist_ok=True)
-            os.chmod(host_path, mode)
+            os.makedirs(real, exist_ok=True)
+            os.chmod(real, mode)
         except OSError:
             raise CreateContainerConfigError(
                 f'failed to create subPath directory for volumeMount "{mount_name}" of container '
                 f'"{container_name}"') from None
-    real_volume = os.path.realpath(volume_path)
-    real = os.path.realpath(host_path)
-    if real != real_volume and not real.startswith(real_volume.rstrip("/") + "/"):
-        raise CreateContainerConfigError(
-            f'failed to prepare subPath for volumeMount "{mount_name}" of container "{container_name}"')
-    return host_path
+        real = os.path.realpath(host_path)
+        if not inside(real):
+            raise escapes()
+    return real
 
 
 def container_mounts(pod: Obj, container: Obj, volume_paths: dict[str, str], env: dict[str, str]) -> list[Mount]:

@@ -34,7 +34,11 @@ class NodeDirs:
 
 
 def _runc(runc_root: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["runc", "--root", runc_root, *args], capture_output=True, timeout=30, check=False)
+    try:
+        return subprocess.run(["runc", "--root", runc_root, *args], capture_output=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:  # a hung runc must not stop the rest of the clean-up
+        log.warning("runc %s timed out", " ".join(args))
+        return subprocess.CompletedProcess(args, 1, b"", b"timed out")
 
 
 def _containers(runc_root: str) -> list[dict[str, object]]:

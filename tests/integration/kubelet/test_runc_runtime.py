@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -622,3 +623,37 @@ def test_log_writer_splits_a_long_line_read_at_once(tmp_path: Path) -> None:
     assert [(s, tag, len(t)) for s, tag, t in lines] == [
         ("stdout", "P", MAX_LINE), ("stdout", "P", MAX_LINE), ("stdout", "F", 10), ("stdout", "F", 4),
         ("stderr", "F", MAX_LINE), ("stdout", "P", 4)]
+
+
+async def test_only_root_may_attach_through_the_shim_socket(node: Node) -> None:
+    from pyk8s.kubelet.cri.runc.shim import attach_socket_name
+
+    rt = node.runtime()
+    _sid, cid, _ = await run(rt, node, container("quiet", ["sleep", "1000"], stdin=True))
+    name = attach_socket_name(os.path.join(node.state_dir, "containers", cid))
+    def as_user(uid: int) -> str:
+        """Connect from a forked child running as `uid`; what its first read returned."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: no asyncio, no pytest; report and leave
+            try:
+                os.setuid(uid)
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(name)
+                s.settimeout(3)
+                try:
+                    got = repr(s.recv(1))
+                except TimeoutError:
+                    got = "timed out"
+                os.write(w, got.encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            out = f.read().decode()
+        os.waitpid(pid, 0)
+        return out
+
+    assert as_user(65534) == "b''"  # accepted, then closed at once: no output, no stdin for a non-root peer
+    assert "timed out" in as_user(0)  # root stays connected (the container prints nothing)
+    await rt.stop_container(cid, 1)

@@ -89,6 +89,8 @@ async def make() -> AsyncIterator[Make]:
         rig = Rig(fake, clock, factory, nodes, task)
         rigs.append(rig)
         await eventually(nodes.registered.is_set, what="registration")
+        # the lease and status loops take their start time when they first run: let both park on the clock
+        await eventually(lambda: clock.sleeper_count() >= 2, what="heartbeat loops waiting")
         return rig
 
     yield build

@@ -360,6 +360,17 @@ async def test_volume_mount_errors(tmp_path: Any, mount: Obj, env: list[tuple[st
         await config(make_pod(c), c, tmp_path, volume_paths={"data": str(data)}, env=env)
 
 
+async def test_sub_path_through_a_planted_symlink_creates_nothing_outside(tmp_path: Any) -> None:
+    data, outside = tmp_path / "data", tmp_path / "outside"
+    data.mkdir()
+    outside.mkdir()
+    os.symlink(str(outside), data / "esc")  # what a container could plant in its emptyDir
+    c = ctr("app", volumeMounts=[{"name": "data", "mountPath": "/x", "subPath": "esc/new"}])
+    with pytest.raises(CreateContainerConfigError, match="failed to prepare subPath"):
+        await config(make_pod(c), c, tmp_path, volume_paths={"data": str(data)}, env=[])
+    assert os.listdir(outside) == []
+
+
 def test_container_hash_is_stable_and_ignores_resources() -> None:
     a = {"name": "c", "image": "busybox", "args": ["1"], "resources": {"limits": {"cpu": "1"}}}
     b = {"resources": {"limits": {"cpu": "2"}}, "args": ["1"], "image": "busybox", "name": "c"}

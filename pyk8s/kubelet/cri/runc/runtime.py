@@ -198,8 +198,9 @@ class RuncRuntime:
         self.runc = Runc(root=runc_root, log_dir=os.path.join(self.state_dir, "runc-logs"), binary=runc_binary)
         self.sandbox_dir = os.path.join(self.state_dir, "sandboxes")
         self.container_dir = os.path.join(self.state_dir, "containers")
-        os.makedirs(self.sandbox_dir, exist_ok=True)
-        os.makedirs(self.container_dir, exist_ok=True)
+        for d in (self.state_dir, self.sandbox_dir, self.container_dir):  # config.json holds secret env values
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            os.chmod(d, 0o700)
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -715,6 +716,12 @@ class RuncRuntime:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 out, err = await proc.communicate()
+            except asyncio.CancelledError:  # the probe or hook was abandoned: leave no process in the container
+                _kill_pid_file(pid_file)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await asyncio.shield(proc.wait())
+                raise
             return cri.ExecSyncResult(stdout=out, stderr=err, exit_code=proc.returncode or 0, timed_out=timed_out)
         finally:
             for p in (proc_json, pid_file):

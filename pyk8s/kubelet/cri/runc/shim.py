@@ -217,6 +217,11 @@ class Shim:
             sock, _ = listener.accept()
         except OSError:
             return
+        # The socket is abstract (no file permissions): only root (the kubelet) may attach to the container.
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        if struct.unpack("3i", creds)[1] != 0:
+            sock.close()
+            return
         sock.setblocking(False)
         client = Client(sock)
         self.clients[sock.fileno()] = client

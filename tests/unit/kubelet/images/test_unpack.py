@@ -107,6 +107,16 @@ def test_later_entries_replace_earlier(tmp_path: Path) -> None:
     assert os.readlink(tmp_path / "fs/l") == "b"
 
 
+def test_directory_replaced_by_a_symlink_gets_no_metadata_through_it(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("host file")
+    victim.chmod(0o600)
+    data = make_tar(entry("a", tarfile.DIRTYPE, mode=0o777), entry("a", tarfile.SYMTYPE, link=str(victim)))
+    unpack(data, tmp_path / "fs")
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert os.readlink(tmp_path / "fs/a") == str(victim)
+
+
 def test_garbage_is_an_unpack_error(tmp_path: Path) -> None:
     with pytest.raises(UnpackError):
         unpack(gzip.compress(b"not a tar" * 200), tmp_path / "fs")

@@ -9,6 +9,7 @@ hardlinks, devices and fifos are kept.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -91,7 +92,10 @@ def unpack_layer(stream: BinaryIO, dest: str) -> UnpackResult:
     except (tarfile.TarError, EOFError, zstandard.ZstdError, gzip.BadGzipFile, OSError) as e:
         raise UnpackError(f"invalid layer: {e}") from None
     for path, member in reversed(dir_meta):
-        _apply_meta(path, member, is_root)
+        # A later entry may have replaced the directory (with a symlink, say): never follow it out of the layer.
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                _apply_meta(path, member, is_root)
     return UnpackResult(diff_id="sha256:" + hashing.hasher.hexdigest(), size=size, inodes=inodes)
 
 
