@@ -225,8 +225,7 @@ def _ip_list(text: str) -> list[str]:
 def kubelet(**kw: Any) -> None:
     """Run the node agent: real containers with runc, CNI networking, an OCI image store."""
     from pyk8s.base import logs
-    from pyk8s.base.run import run
-    from pyk8s.cmd.main import _duration_seconds
+    from pyk8s.cmd.main import _duration_seconds, _run_component
 
     logs.setup(kw["verbosity"], "kubelet")
     kw["cluster_dns"] = _ip_list(kw["cluster_dns"])
@@ -242,4 +241,4 @@ def kubelet(**kw: Any) -> None:
         raise click.BadParameter(f"--image-gc-low-threshold ({flags.image_gc_low_threshold}) must not be higher than "
                                  f"--image-gc-high-threshold ({flags.image_gc_high_threshold})")
     host_netns = enter_node_netns(flags.netns) if flags.netns else ""
-    run(run_kubelet(flags, host_netns))
+    _run_component("kubelet", run_kubelet(flags, host_netns))

@@ -75,3 +75,19 @@ def test_server_with_a_component_flag_it_refuses_stops(tmp_path: Path) -> None:
                 "--kube-controller-manager-arg=bogus-flag=1", timeout=80)
     assert res.returncode != 0
     assert "controller-manager refused its flags" in res.stderr
+
+
+def test_kubelet_bad_flags_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("apiVersion: v1\nkind: Config\nclusters: [}\n")
+    ca = tmp_path / "ca.crt"
+    ca.write_text("")
+    base = ["kubelet", "--kubeconfig", str(bad), "--root-dir", str(tmp_path / "root"),
+            "--runtime-dir", str(tmp_path / "rt"), "--image-dir", str(tmp_path / "img")]
+    assert "--client-ca-file is required" in one_line_error(pyk8s(*base))
+    assert "not a network namespace" in one_line_error(pyk8s(*base, "--client-ca-file", str(ca),
+                                                             "--netns", str(ca)))
+    assert "must not be higher" in one_line_error(pyk8s(*base, "--client-ca-file", str(ca),
+                                                        "--image-gc-high-threshold", "50",
+                                                        "--image-gc-low-threshold", "60"))
+    assert "kubelet: invalid kubeconfig" in one_line_error(pyk8s(*base, "--client-ca-file", str(ca)))
