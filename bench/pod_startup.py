@@ -12,7 +12,8 @@ Figures, all from one run (the image is pulled by a warm-up pod first, so every 
   4. the kubelet's RSS with N pods running (the kubelet process alone; the per-container shims are separate
      processes and are reported apart, RSS and USS).
 Order: warm-up pod, runc floor, pods one at a time, RSS (N pods), latency, sustained. Pods of one phase are
-deleted, and the node is idle again (no shim, no pod network namespace), before the next.
+deleted, and the node is idle again (no shim, no pod network namespace) and the machine quiet (under 15 % busy:
+the kernel tears deleted namespaces down after the fact), before the next.
 
 By default the kubelet runs through this file's `_traced-kubelet` entry, which wraps a few
 kubelet and runtime methods to log when each pod's phases start and end (monotonic clock, shared with this
@@ -396,6 +397,22 @@ async def wait_node_idle(nc: NodeCluster, timeout: float) -> None:
         await asyncio.sleep(0.2)
 
 
+async def wait_machine_quiet(max_busy_pct: float = 15.0, window: float = 0.5, timeout: float = 30.0) -> float:
+    """Wait until the machine is nearly idle (both cores under `max_busy_pct` busy over `window`), so the deferred
+    work of the previous phase (the kernel tearing down deleted network namespaces, the kubelet's clean-up of
+    removed sandboxes) is not billed to the next one. Returns the last busy figure (the phase starts anyway after
+    `timeout`)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    busy = 100.0
+    while time.monotonic() < deadline:
+        busy = await asyncio.to_thread(psutil.cpu_percent, window)
+        if busy < max_busy_pct:
+            break
+    return float(busy)
+
+
 class CpuMeter:
     """CPU over a span, in % of one core: the kubelet itself, the children it reaped (CNI plugins and the iptables
     they run, runc start/kill/delete), the shims started in the span (with the `runc create` each one reaped),
@@ -566,6 +583,7 @@ class Bench:
         await asyncio.gather(*(one(n) for n in names))
         await self.watch.wait_gone(names, self.sizes.timeout_s)
         await wait_node_idle(self.nc, self.sizes.timeout_s)
+        await wait_machine_quiet()
 
     def sample_rss(self) -> tuple[float, list[Any]]:
         import psutil
