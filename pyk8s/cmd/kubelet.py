@@ -149,7 +149,8 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     volumes = VolumeManager(client, config.pods_dir, node_name=node_name)
     gc_policy = ImageGCPolicy(high_threshold_percent=flags.image_gc_high_threshold,
                               low_threshold_percent=flags.image_gc_low_threshold)
-    kubelet = Kubelet(client, runtime, images, config, pod_config=ModulePodConfig(client, cluster_domain=flags.cluster_domain), volumes=volumes,
+    kubelet = Kubelet(client, runtime, images, config, volumes=volumes,
+                      pod_config=ModulePodConfig(client, cluster_domain=flags.cluster_domain),
                       on_pod_cidr=lambda cidr: pod_cidr_box.__setitem__("cidr", cidr),
                       image_gc=lambda in_use: collect_images(images, in_use=in_use, policy=gc_policy))
 
@@ -176,6 +177,7 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     finally:
         await health.stop()
         await runner.cleanup()
+        await runtime.close()  # the shim zygote; containers and their shims keep running, as upstream's do
         await client.close()
 
 
