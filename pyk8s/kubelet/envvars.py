@@ -223,6 +223,11 @@ def secret_data(secret: Obj) -> dict[str, bytes]:
     return out
 
 
+# envFrom source field -> object kind; valueFrom key-reference field -> (object kind, kind as upstream's messages say it)
+_ENV_FROM = {"configMapRef": "configmap", "secretRef": "secret"}
+_KEY_REFS = {"configMapKeyRef": ("configmap", "ConfigMap"), "secretKeyRef": ("secret", "Secret")}
+
+
 def _valid_env_name(name: str) -> bool:
     """Relaxed environment variable names (printable ASCII except '=')."""
     return bool(name) and all(32 <= ord(c) <= 126 for c in name) and "=" not in name
@@ -249,45 +254,37 @@ async def container_env(pod: Obj, container: Obj, *, client: Client, pod_ip: str
     env: dict[str, str] = {}
     services = dict(service_env)
     lookup = lookup_in(env, services)
-    configmaps: dict[str, Obj] = {}
-    secrets: dict[str, dict[str, bytes]] = {}
+    cache: dict[tuple[str, str], dict[str, str]] = {}
 
-    async def configmap(name: str) -> Obj:
-        if name not in configmaps:
-            configmaps[name] = await _get(client, "configmap", name, ns)
-        return configmaps[name]
+    async def values(kind: str, name: str) -> dict[str, str]:
+        """A ConfigMap's data or a Secret's decoded data ("configmap" / "secret"), read once per call."""
+        if (kind, name) not in cache:
+            obj = await _get(client, kind, name, ns)
+            cache[kind, name] = ({k: str(v) for k, v in (obj.get("data") or {}).items()} if kind == "configmap"
+                                 else {k: v.decode(errors="replace") for k, v in secret_data(obj).items()})
+        return cache[kind, name]
 
-    async def secret(name: str) -> dict[str, bytes]:
-        if name not in secrets:
-            secrets[name] = secret_data(await _get(client, "secret", name, ns))
-        return secrets[name]
+    async def optional_values(kind: str, ref: Obj) -> dict[str, str] | None:
+        """The referenced object's values; None when it is missing and the reference is optional."""
+        try:
+            return await values(kind, str(ref.get("name") or ""))
+        except errors.NotFound:
+            if ref.get("optional"):
+                return None
+            raise
 
     try:
         for source in container.get("envFrom") or []:
             prefix = str(source.get("prefix") or "")
-            if source.get("configMapRef") is not None:
-                ref = source["configMapRef"]
-                try:
-                    cm = await configmap(ref.get("name") or "")
-                except errors.NotFound:
-                    if ref.get("optional"):
-                        continue
-                    raise
-                values = {k: str(v) for k, v in (cm.get("data") or {}).items()}
-            elif source.get("secretRef") is not None:
-                ref = source["secretRef"]
-                try:
-                    data = await secret(ref.get("name") or "")
-                except errors.NotFound:
-                    if ref.get("optional"):
-                        continue
-                    raise
-                values = {k: v.decode(errors="replace") for k, v in data.items()}
-            else:
+            kind, field = next(((k, f) for f, k in _ENV_FROM.items() if source.get(f) is not None), ("", ""))
+            if not kind:
                 continue
-            for key in sorted(values):
+            found = await optional_values(kind, source[field])
+            if found is None:
+                continue
+            for key in sorted(found):
                 if _valid_env_name(prefix + key):
-                    env[prefix + key] = values[key]
+                    env[prefix + key] = found[key]
 
         for var in container.get("env") or []:
             name = str(var.get("name") or "")
@@ -306,38 +303,17 @@ async def container_env(pod: Obj, container: Obj, *, client: Client, pod_ip: str
                     env[name] = resource_field_value(pod, container, value_from["resourceFieldRef"], alloc)
                 except ValueError as e:
                     raise CreateContainerConfigError(str(e)) from None
-            elif value_from.get("configMapKeyRef") is not None:
-                ref = value_from["configMapKeyRef"]
-                optional = bool(ref.get("optional"))
-                cm_name, key = str(ref.get("name") or ""), str(ref.get("key") or "")
-                try:
-                    cm = await configmap(cm_name)
-                except errors.NotFound:
-                    if optional:
-                        continue
-                    raise
-                if key in (cm.get("data") or {}):
-                    env[name] = str(cm["data"][key])
-                elif optional:
+            elif (field := next((f for f in _KEY_REFS if value_from.get(f) is not None), "")):
+                kind, what = _KEY_REFS[field]
+                ref = value_from[field]
+                key = str(ref.get("key") or "")
+                found = await optional_values(kind, ref)
+                if found is None:
                     continue
-                else:
-                    raise CreateContainerConfigError(f"couldn't find key {key} in ConfigMap {ns}/{cm_name}")
-            elif value_from.get("secretKeyRef") is not None:
-                ref = value_from["secretKeyRef"]
-                optional = bool(ref.get("optional"))
-                s_name, key = str(ref.get("name") or ""), str(ref.get("key") or "")
-                try:
-                    data = await secret(s_name)
-                except errors.NotFound:
-                    if optional:
-                        continue
-                    raise
-                if key in data:
-                    env[name] = data[key].decode(errors="replace")
-                elif optional:
-                    continue
-                else:
-                    raise CreateContainerConfigError(f"couldn't find key {key} in Secret {ns}/{s_name}")
+                if key in found:
+                    env[name] = found[key]
+                elif not ref.get("optional"):
+                    raise CreateContainerConfigError(f"couldn't find key {key} in {what} {ns}/{ref.get('name') or ''}")
             else:
                 env[name] = ""
     except errors.StatusError as e:

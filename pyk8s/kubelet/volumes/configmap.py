@@ -10,6 +10,7 @@ import base64
 from typing import Any
 
 from pyk8s.api import errors
+from pyk8s.api.resources import Resource
 from pyk8s.client import kinds
 from pyk8s.client.interface import Client
 from pyk8s.kubelet.volumes.atomic_writer import FileProjection
@@ -45,19 +46,24 @@ def configmap_data(configmap: Obj) -> dict[str, bytes]:
     return out
 
 
+async def source_object(client: Client, resource: Resource, namespace: str, name: str, optional: bool) -> Obj:
+    """The ConfigMap or Secret a volume source names; {} when it is missing and optional; VolumeError otherwise."""
+    try:
+        return await client.get(resource, name, namespace)
+    except errors.NotFound:
+        if not optional:
+            raise VolumeError(f'{resource.kind.lower()} "{name}" not found') from None
+        return {}
+    except errors.StatusError as e:
+        raise VolumeError(e.message) from None
+
+
 async def payload(client: Client, namespace: str, source: Obj, default_mode: int | None = None) -> dict[str, FileProjection]:
     """The files of a configMap volume source (or a projected configMap source with the volume's defaultMode)."""
     name = str(source.get("name") or "")
     optional = bool(source.get("optional"))
     mode = default_mode if default_mode is not None else source.get("defaultMode")
-    try:
-        configmap = await client.get(kinds.CONFIGMAPS, name, namespace)
-    except errors.NotFound:
-        if not optional:
-            raise VolumeError(f'configmap "{name}" not found') from None
-        configmap = {}
-    except errors.StatusError as e:
-        raise VolumeError(e.message) from None
+    configmap = await source_object(client, kinds.CONFIGMAPS, namespace, name, optional)
     return make_payload(list(source.get("items") or []), configmap_data(configmap),
                         int(mode) if mode is not None else DEFAULT_MODE, optional,
                         missing_key="configmap references non-existent config key")

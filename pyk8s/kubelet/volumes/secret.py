@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyk8s.api import errors
 from pyk8s.client import kinds
 from pyk8s.client.interface import Client
 from pyk8s.kubelet.envvars import secret_data
 from pyk8s.kubelet.volumes.atomic_writer import FileProjection
-from pyk8s.kubelet.volumes.configmap import make_payload
-from pyk8s.kubelet.volumes.errors import VolumeError
+from pyk8s.kubelet.volumes.configmap import make_payload, source_object
 
 Obj = dict[str, Any]
 
@@ -27,14 +25,7 @@ async def payload(client: Client, namespace: str, source: Obj, default_mode: int
     name = str(source.get("secretName") or source.get("name") or "")
     optional = bool(source.get("optional"))
     mode = default_mode if default_mode is not None else source.get("defaultMode")
-    try:
-        secret = await client.get(kinds.SECRETS, name, namespace)
-    except errors.NotFound:
-        if not optional:
-            raise VolumeError(f'secret "{name}" not found') from None
-        secret = {}
-    except errors.StatusError as e:
-        raise VolumeError(e.message) from None
+    secret = await source_object(client, kinds.SECRETS, namespace, name, optional)
     return make_payload(list(source.get("items") or []), secret_data(secret),
                         int(mode) if mode is not None else DEFAULT_MODE, optional,
                         missing_key="references non-existent secret key")
