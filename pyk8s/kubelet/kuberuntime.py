@@ -465,6 +465,13 @@ class RuntimeManager:
             log_dir = os.path.join(self.pod_log_root, f"{md.get('namespace', '')}_{md.get('name', '')}_"
                                    f"{md.get('uid', '')}", name)
             restart_count = restart_count_from_logs(log_dir)
+        def failed(reason: str, msg: str) -> bool:
+            """Report a failed step (Failed event, waiting reason) and retry the pod in 10 s."""
+            self.record(ref, EVENT_WARNING, "Failed", f"Error: {msg}")
+            result.failures[name] = (reason, msg)
+            result.later(10.0)
+            return False
+
         try:
             env = await self.pod_config.container_env(pod, container, pod_ip=pod_ip, host_ip=host_ip,
                                                       node_name=self.node_name)
@@ -472,28 +479,16 @@ class RuntimeManager:
                 pod, container, restart_count=restart_count, image_ref=image_ref, volume_paths=volume_paths,
                 env=env, pod_dir=self.pod_dir(str(meta.meta(pod).get("uid") or "")), pod_ip=pod_ip)
         except Exception as e:  # the builders raise CreateContainerConfigError-like errors with upstream text
-            msg = str(e)
-            self.record(ref, EVENT_WARNING, "Failed", f"Error: {msg}")
-            result.failures[name] = (ERR_CREATE_CONTAINER_CONFIG, msg)
-            result.later(10.0)
-            return False
+            return failed(ERR_CREATE_CONTAINER_CONFIG, str(e))
         try:
             cid = await self.runtime.create_container(sandbox_id, config, sandbox_config)
         except cri.CRIError as e:
-            msg = str(e)
-            self.record(ref, EVENT_WARNING, "Failed", f"Error: {msg}")
-            result.failures[name] = (ERR_CREATE_CONTAINER, msg)
-            result.later(10.0)
-            return False
+            return failed(ERR_CREATE_CONTAINER, str(e))
         self.record(ref, EVENT_NORMAL, "Created", f"Created container: {name}")
         try:
             await self.runtime.start_container(cid)
         except cri.CRIError as e:
-            msg = str(e)
-            self.record(ref, EVENT_WARNING, "Failed", f"Error: {msg}")
-            result.failures[name] = (ERR_RUN_CONTAINER, msg)
-            result.later(10.0)
-            return False
+            return failed(ERR_RUN_CONTAINER, str(e))
         self.record(ref, EVENT_NORMAL, "Started", f"Started container {name}")
         post_start = ((container.get("lifecycle") or {}).get("postStart")) or None
         if post_start and self.run_hook is not None:
