@@ -279,30 +279,25 @@ class Framework:
 
     def run_pre_filter_extension_add_pod(self, state: CycleState, pod: PodInfo, to_add: PodInfo,
                                          node: NodeInfo) -> Status | None:
-        for p in self.pre_filter_plugins:
-            if p.name in state.skip_filter_plugins:
-                continue
-            ext = p.pre_filter_extensions()
-            if ext is None:
-                continue
-            s = ext.add_pod(state, pod, to_add, node)
-            if s is not None and s.code:
-                return Status(Code.ERROR, error=SchedulingError(
-                    f"running AddPod on PreFilter plugin \"{p.name}\": {s.message()}"), plugin=p.name)
-        return None
+        return self._run_pre_filter_extension(state, pod, to_add, node, "AddPod")
 
     def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: PodInfo, to_remove: PodInfo,
                                             node: NodeInfo) -> Status | None:
+        return self._run_pre_filter_extension(state, pod, to_remove, node, "RemovePod")
+
+    def _run_pre_filter_extension(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo,
+                                  what: str) -> Status | None:
+        """AddPod or RemovePod of every PreFilter plugin with extensions that this cycle did not skip."""
         for p in self.pre_filter_plugins:
             if p.name in state.skip_filter_plugins:
                 continue
             ext = p.pre_filter_extensions()
             if ext is None:
                 continue
-            s = ext.remove_pod(state, pod, to_remove, node)
+            s = ext.add_pod(state, pod, other, node) if what == "AddPod" else ext.remove_pod(state, pod, other, node)
             if s is not None and s.code:
                 return Status(Code.ERROR, error=SchedulingError(
-                    f"running RemovePod on PreFilter plugin \"{p.name}\": {s.message()}"), plugin=p.name)
+                    f"running {what} on PreFilter plugin \"{p.name}\": {s.message()}"), plugin=p.name)
         return None
 
     def run_filter_plugins(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
