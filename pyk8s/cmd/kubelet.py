@@ -138,14 +138,13 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
                            cluster_domain=flags.cluster_domain, max_pods=flags.max_pods, kubelet_port=flags.port,
                            node_status_update_frequency=flags.node_status_update_frequency,
                            cgroup_root=flags.cgroup_root)
-    cgroup_root = flags.cgroup_root or f"/pyk8s/{node_name}"
     pod_cidr_box: dict[str, str] = {"cidr": flags.pod_cidr}
     network = CNIPodNetwork(pod_cidr=lambda: pod_cidr_box["cidr"] or None,
                             data_dir=os.path.join(flags.runtime_dir, "cni"), plugin_dir=flags.cni_bin_dir)
     # Pod namespaces are named after the node's own namespace, so tearing the node down finds them.
     netns_prefix = f"{os.path.basename(flags.netns)}-" if flags.netns else "pyk8s-"
     runtime = RuncRuntime(state_dir=flags.runtime_dir, runc_root=flags.runc_root or f"/run/pyk8s/{node_name}/runc",
-                          cgroup_root=cgroup_root, layers=images, network=network, netns_prefix=netns_prefix)
+                          cgroup_root=config.effective_cgroup_root, layers=images, network=network, netns_prefix=netns_prefix)
     volumes = VolumeManager(client, config.pods_dir, node_name=node_name)
     gc_policy = ImageGCPolicy(high_threshold_percent=flags.image_gc_high_threshold,
                               low_threshold_percent=flags.image_gc_low_threshold)

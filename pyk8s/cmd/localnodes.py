@@ -30,7 +30,7 @@ import click
 from pyk8s.kubelet.cri.runc import cgroups
 from pyk8s.kubelet.cri.runc.images.busybox import build_busybox_image, docker_save_tar
 from pyk8s.kubelet.cri.runc.images.store import ImageStore
-from pyk8s.kubelet.localnet import NodeNetwork
+from pyk8s.kubelet.localnet import Node, NodeNetwork
 from pyk8s.kubelet.reset import NodeDirs, reset_node
 from pyk8s.pki.bootstrap import ensure_component_identity
 
@@ -136,34 +136,39 @@ def ensure_network(data_dir: Path, nodes: int) -> tuple[NodeNetwork, list[LocalN
     return network, [LocalNode(data_dir, n.name, network.suffix) for n in network.nodes.values()]
 
 
-def _import_demo_image(node: LocalNode) -> None:
-    with tempfile.TemporaryDirectory(prefix="pyk8s-demo-image-") as tmp:
-        image = build_busybox_image(Path(tmp) / "image")
-        tar = docker_save_tar(Path(tmp) / "busybox.tar", image, [DEMO_IMAGE])
-        store = ImageStore(str(node.dir / "images"))
-        asyncio.run(store.import_archive(str(tar)))
+def _demo_image_archive(workdir: Path) -> Path:
+    """The busybox demo image as a `docker save` archive, built once for all the nodes."""
+    image = build_busybox_image(workdir / "image")
+    return docker_save_tar(workdir / "busybox.tar", image, [DEMO_IMAGE])
 
 
 def start_kubelets(data_dir: Path, network: NodeNetwork, nodes: list[LocalNode]) -> dict[str, subprocess.Popen[bytes]]:
     """Start the kubelets not already running; returns the processes started, by node name."""
     started: dict[str, subprocess.Popen[bytes]] = {}
     by_name = network.nodes
-    for node in nodes:
-        if _kubelet_pid(node) is not None:
-            click.echo(f"kubelet {node.name} already running")
-            continue
-        node.dir.mkdir(parents=True, exist_ok=True)
-        _import_demo_image(node)
-        kubeconfig = ensure_component_identity(data_dir, f"kubelet-{node.name}", f"system:node:{node.name}",
-                                               ["system:nodes"])
-        net = by_name[node.name]
-        with open(node.log_file, "ab") as log:
-            proc = subprocess.Popen(node.kubelet_argv(kubeconfig, net.netns_path, net.ip), stdout=log, stderr=log,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        node.pid_file.write_text(str(proc.pid))
-        started[node.name] = proc
-        click.echo(f"started kubelet {node.name} (pid {proc.pid}, node IP {net.ip}), log {node.log_file}")
+    with tempfile.TemporaryDirectory(prefix="pyk8s-demo-image-") as tmp:
+        archive: Path | None = None
+        for node in nodes:
+            if _kubelet_pid(node) is not None:
+                click.echo(f"kubelet {node.name} already running")
+                continue
+            node.dir.mkdir(parents=True, exist_ok=True)
+            archive = archive or _demo_image_archive(Path(tmp))
+            asyncio.run(ImageStore(str(node.dir / "images")).import_archive(str(archive)))
+            started[node.name] = _start_kubelet(data_dir, node, by_name[node.name])
     return started
+
+
+def _start_kubelet(data_dir: Path, node: LocalNode, net: Node) -> subprocess.Popen[bytes]:
+    """One detached `pyk8s kubelet --netns` with its own identity; its PID goes to the node dir."""
+    kubeconfig = ensure_component_identity(data_dir, f"kubelet-{node.name}", f"system:node:{node.name}",
+                                           ["system:nodes"])
+    with open(node.log_file, "ab") as log:
+        proc = subprocess.Popen(node.kubelet_argv(kubeconfig, net.netns_path, net.ip), stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    node.pid_file.write_text(str(proc.pid))
+    click.echo(f"started kubelet {node.name} (pid {proc.pid}, node IP {net.ip}), log {node.log_file}")
+    return proc
 
 
 def _api_get(url: str, kubeconfig: Path) -> dict[str, Any] | None:
