@@ -233,6 +233,30 @@ async def test_exit_code_logs_and_status(node: Node) -> None:
     assert os.path.exists(st.log_path)  # logs stay with the pod
 
 
+async def test_rootfs_overlay_lives_only_in_the_containers_mount_namespace(node: Node) -> None:
+    rt = node.runtime()
+    cfg = container("main", ["sh", "-c", "echo hi > /made-here; grep ' / / ' /proc/self/mountinfo; sleep 60"])
+    sid, cid, _ = await run(rt, node, cfg)
+    cdir = os.path.join(node.state_dir, "containers", cid)
+
+    async def wrote() -> bool:
+        return os.path.exists(os.path.join(cdir, "upper", "made-here"))
+
+    await wait_for(wrote)  # the container's writes land in its own upper dir ...
+    assert Path(cdir, "upper", "made-here").read_text() == "hi\n"
+    assert not os.path.ismount(os.path.join(cdir, "rootfs"))  # ... yet the node's mount table has no overlay
+    assert not [p for p in node.mounts() if p.startswith(cdir)]
+    log = (await rt.container_status(cid)).log_path
+
+    async def logged() -> bool:
+        return " overlay " in Path(log).read_text()
+
+    await wait_for(logged)  # the container's "/" is the overlay
+    await rt.stop_container(cid, 0)
+    await rt.remove_pod_sandbox(sid)
+    assert not os.path.exists(cdir)
+
+
 async def test_completed_and_long_lines(node: Node) -> None:
     rt = node.runtime()
     _sid, cid, _ = await run(rt, node, container("long", ["sh", "-c", "head -c 40000 /dev/zero | tr '\\0' a; echo"]))

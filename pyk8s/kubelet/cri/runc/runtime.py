@@ -429,12 +429,12 @@ class RuncRuntime:
 
     async def _prepare_and_create(self, c: _Container, cdir: str, sb: _Sandbox, config: cri.ContainerConfig,
                                   image_cfg: ImageConfig, layer_dirs: list[str]) -> None:
-        root = rootfs.mount_overlay(layer_dirs, cdir)
+        root_mount = rootfs.overlay_root_mount(layer_dirs, cdir)
         passwd = group = ""
         with contextlib.suppress(OSError):
-            passwd = _read_text(os.path.join(root, "etc/passwd"))
+            passwd = rootfs.read_image_file(layer_dirs, "etc/passwd")
         with contextlib.suppress(OSError):
-            group = _read_text(os.path.join(root, "etc/group"))
+            group = rootfs.read_image_file(layer_dirs, "etc/group")
         term_path = os.path.join(cdir, "termination-log")
         open(term_path, "w").close()
         files = sb.files
@@ -449,7 +449,8 @@ class RuncRuntime:
             termination_log=term_path,
             termination_log_path=config.annotations.get(cri.ANNOTATION_TERMINATION_MESSAGE_PATH)
             or spec.TERMINATION_LOG_PATH,
-            passwd=passwd, group=group, nofile=min(1048576, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+            passwd=passwd, group=group, root_mount=root_mount,
+            nofile=min(1048576, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         _write_json(os.path.join(cdir, "config.json"), oci)
         if c.log_path:
             os.makedirs(os.path.dirname(c.log_path), exist_ok=True)
