@@ -17,7 +17,7 @@ CNI node's rules, until the next boot). A changed podCIDR gets its own two rules
 At most `max_concurrent` ADDs and DELs run at once; a burst of pods queues for a slot instead of starting a
 few dozen plugin processes at the same time on a small machine.
 
-What ADD was given and returned is cached on disk per sandbox: once (durably) before any plugin runs, with every
+What ADD was given and returned is cached on disk per sandbox: once before any plugin runs, with every
 plugin counted as attempted, and once after they all succeeded, with their results. So DEL (with the cached
 result as prevResult) works after a kubelet restart, a crash during ADD and a half-done ADD. Pods cached with
 the bridge plugin's own ipMasq (older versions) still have their per-pod chain removed by DEL from the cache.
@@ -130,20 +130,14 @@ class CNIPodNetwork:
         return os.path.join(self.results_dir, f"{sandbox_id}.json")
 
     def _save(self, sandbox_id: str, state: dict[str, Any]) -> None:
-        """Write the sandbox's cache file durably (the file, and its name in the directory)."""
+        """Write the sandbox's cache file through a temp file and a rename (no fsync, as libcni's cache: it has to
+        outlive this process, not the machine, whose reboot takes the namespaces with it)."""
         os.makedirs(self.results_dir, exist_ok=True)
         path = self._cache_path(sandbox_id)
         tmp = f"{path}.tmp"
         with open(tmp, "wb") as f:
             f.write(orjson.dumps(state))
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
-        fd = os.open(self.results_dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def _load(self, sandbox_id: str) -> dict[str, Any] | None:
         try:
@@ -277,7 +271,7 @@ class CNIPodNetwork:
         if self.masquerade:
             await self.ensure_masquerade(pod_cidr)
         networks = self.networks(pod_cidr, port_mappings)
-        # Before any plugin runs, durably: everything counts as attempted, so whatever happens to this process
+        # Before any plugin runs: everything counts as attempted, so whatever happens to this process
         # from here on, DEL has the full list to undo (DEL of a plugin that never ran is harmless).
         self._save(sandbox_id, {"netns": netns_path, "networks": [
             {**n, "added": len(n["plugins"])} for n in networks]})
