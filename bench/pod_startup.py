@@ -22,10 +22,14 @@ sandbox (netns + CNI), container create (overlay, shim + runc create), runc star
 watch seeing it. The wrappers add microseconds per call; --no-breakdown runs the kubelet untouched.
 CPU is accounted per phase and per pod: the kubelet, the children it reaped (CNI plugins, iptables, runc start),
 the shims (with their `runc create`), the containers, the control plane, this process, and the rest of the machine.
---profile-kubelet also runs the kubelet's main thread under cProfile and writes a report of the latency phase
-(and of its pods' deletion); --keep keeps the work dir (trace, logs, profiles).
+--profile-kubelet also runs the kubelet's main thread under cProfile and writes reports of the latency phase's
+pod creation and of their deletion; --keep keeps the work dir (trace, logs, profiles).
 
 Prints a table, then one JSON line with the figures. `--quick` shrinks every count (a smoke test of the harness).
+The node keeps its state (kubelet root, runtime state and container layers, images, logs, runc's state) on tmpfs
+mounts of its own by default, and the raw runc floor runs on the same mount; --node-disk host puts both on the
+machine's disk instead (tests.node_cluster says why that disk is not the default here).
+
 Needs root, runc, nsenter, ip and docker-registry.
 """
 
@@ -172,7 +176,7 @@ def install_kubelet_trace(path: str) -> None:
     _wrap_async(runtime.RuncRuntime, "start_container", "start")
     _wrap_async(cni.CNIPodNetwork, "setup", "cni")
     _wrap_sync(netns, "pin_new_netns", "netns")
-    _wrap_sync(rootfs, "mount_overlay", "overlay")
+    _wrap_sync(rootfs, "overlay_root_mount", "overlay")
 
 
 def run_traced_kubelet(argv: list[str]) -> None:
@@ -331,7 +335,7 @@ class PodWatch:
 # --- the node ------------------------------------------------------------------------------------------------------
 
 
-def make_node_cluster(base: Path, trace_path: str, profile_prefix: str) -> NodeCluster:
+def make_node_cluster(base: Path, trace_path: str, profile_prefix: str, disk: str) -> NodeCluster:
     """A NodeCluster whose kubelet runs through `_traced-kubelet` when tracing or profiling is asked for."""
     from tests.node_cluster import NodeCluster
 
@@ -345,7 +349,7 @@ def make_node_cluster(base: Path, trace_path: str, profile_prefix: str) -> NodeC
             return [*argv[:at], str(THIS_FILE), TRACED_KUBELET, trace_path or os.devnull, profile_prefix or "-",
                     *argv[at + 2:]]
 
-    return BenchNodeCluster(base, node_name="bench-node")
+    return BenchNodeCluster(base, node_name="bench-node", disk=disk)
 
 
 ZYGOTE_NAME = "pyk8s-zygote"
@@ -474,7 +478,8 @@ class CpuMeter:
 
 def runc_floor(layer_tar_gz: Path, work: Path, count: int) -> dict[str, Any]:
     """`runc create` + `runc start` of `sleep 3600` in the image's unpacked layer, `count` times after one warm-up,
-    with a runc root, bundles and a cgroup parent of its own; every container is killed and deleted after."""
+    with a runc root, bundles and a cgroup parent of its own, all under `work` (the node's disk, so the floor and
+    the pods pay the same file system); every container is killed and deleted after."""
     from pyk8s.kubelet.cri.runc import cgroups
 
     top = work / "runc-floor"
@@ -648,7 +653,8 @@ class Bench:
                       shims=shims)
         await self.delete_all(names)
 
-    async def phase_latency(self, trace_path: Path | None) -> None:
+    async def phase_latency(self, trace_path: Path | None, on_running: Callable[[], None] | None = None) -> None:
+        """100 pods at the rate; `on_running` is called once all of them run, before they are deleted."""
         s = self.sizes
         names = [f"lat-{i:03d}" for i in range(s.latency_pods)]
         cpu = CpuMeter(self.nc)
@@ -663,6 +669,8 @@ class Bench:
         await asyncio.gather(*(paced(i, n) for i, n in enumerate(names)))
         await self.watch.wait_running(names, s.timeout_s)
         self.r["latency_cpu"] = cpu.stop(s.latency_pods)
+        if on_running is not None:
+            on_running()
         self.sample_rss()
         times = [self.watch.of(n) for n in names]
         lat = [t.running - t.sent for t in times if t.running is not None and t.sent is not None]
@@ -835,7 +843,7 @@ def left_behind(nc: NodeCluster) -> list[str]:
     left += [f"cgroup {d}" for d in Path("/sys/fs/cgroup").glob(f"*/pyk8s-e2e-{nc.suffix}")]
     with contextlib.suppress(OSError):
         left += [f"mount {line.split()[4]}" for line in Path("/proc/self/mountinfo").read_text().splitlines()
-                 if str(nc.base) in line.split()[4]]
+                 if str(nc.base) in line.split()[4] or nc.run_dir in line.split()[4]]
     root = Path(nc.runc_root)
     if root.exists():
         for d in sorted(root.iterdir()):
@@ -874,21 +882,22 @@ async def run_phases(nc: NodeCluster, sizes: Sizes, trace_path: Path | None, pro
         bench = Bench(nc, client, watch, sizes, IMAGE, r)
         try:
             await bench.warm_up()
-            r.update(await asyncio.to_thread(runc_floor, nc.base / "image" / "layer.tar.gz", work,
+            r.update(await asyncio.to_thread(runc_floor, nc.base / "image" / "layer.tar.gz", nc.node_dir,
                                              sizes.runc_containers))
             print(f"runc floor: {r['raw_runc_p50_ms']} ms", flush=True)
             await bench.phase_serial(trace_path)
             print(f"one pod at a time: p50 {r['serial_p50_ms']} ms", flush=True)
             await bench.phase_rss()
             print(f"kubelet RSS with {sizes.rss_pods} pods: {r['kubelet_rss_mb']} MB", flush=True)
-            profiling = profile_prefix and nc.kubelet is not None
-            if profiling:
-                assert nc.kubelet is not None
-                os.kill(nc.kubelet.pid, signal.SIGUSR1)  # dump 0: everything before the latency phase
-            await bench.phase_latency(trace_path)
-            if profiling:
-                assert nc.kubelet is not None
-                os.kill(nc.kubelet.pid, signal.SIGUSR1)  # dump 1: the latency phase (and its pods' deletion)
+            kubelet_pid = nc.kubelet.pid if profile_prefix and nc.kubelet is not None else 0
+
+            def profile_dump() -> None:
+                if kubelet_pid:
+                    os.kill(kubelet_pid, signal.SIGUSR1)
+
+            profile_dump()  # dump 0: everything before the latency phase
+            await bench.phase_latency(trace_path, on_running=profile_dump)  # dump 1: its pods' creation
+            profile_dump()  # dump 2: their deletion
             r["ratio_p50_to_raw"] = round(r["p50_ms"] / r["raw_runc_p50_ms"], 2) if r["raw_runc_p50_ms"] else 0.0
             print(f"latency: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms", flush=True)
             await bench.phase_sustained()
@@ -909,6 +918,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-kubelet", action="store_true",
                    help="run the kubelet's main thread under cProfile; report the latency phase")
     p.add_argument("--keep", action="store_true", help="keep the work dir (kubelet trace, logs)")
+    p.add_argument("--node-disk", choices=("tmpfs", "host"), default="tmpfs",
+                   help="where the node keeps its state, the raw runc floor's too (tests.node_cluster explains)")
     args = p.parse_args(args_in)
     for tool in ("runc", "nsenter", "ip", "docker-registry"):
         if shutil.which(tool) is None:
@@ -925,8 +936,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="pyk8s-bench-pod-startup-"))
     trace_path = None if args.no_breakdown else work / "kubelet-trace.jsonl"
     profile_prefix = str(work / "kubelet-prof") if args.profile_kubelet else ""
-    nc = make_node_cluster(work / "node", str(trace_path or ""), profile_prefix)
-    r: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count(), "breakdown_traced": trace_path is not None}
+    nc = make_node_cluster(work / "node", str(trace_path or ""), profile_prefix, args.node_disk)
+    r: dict[str, Any] = {"quick": args.quick, "cpus": os.cpu_count(), "node_disk": args.node_disk,
+                         "breakdown_traced": trace_path is not None}
     failed = True
     try:
         t0 = time.monotonic()
@@ -952,11 +964,13 @@ def main(argv: list[str] | None = None) -> int:
     if profile_prefix:
         from bench._common import profile_report
 
-        prof = Path(f"{profile_prefix}.1.prof")
-        if prof.exists():
-            report = work / "kubelet-profile-latency.txt"
-            report.write_text(profile_report(prof, "kubelet, latency phase", top=40))
-            print(f"kubelet profile of the latency phase: {report}", file=sys.stderr)
+        for n, what, name in ((1, "latency phase, pod creation", "latency"),
+                              (2, "latency phase, pod deletion", "deletion")):
+            prof = Path(f"{profile_prefix}.{n}.prof")
+            if prof.exists():
+                report = work / f"kubelet-profile-{name}.txt"
+                report.write_text(profile_report(prof, f"kubelet, {what}", top=40))
+                print(f"kubelet profile, {what}: {report}", file=sys.stderr)
     if not (profile_prefix or args.keep or r["left_behind"]):
         shutil.rmtree(work, ignore_errors=True)
     print(render(r))

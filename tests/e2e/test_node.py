@@ -71,7 +71,7 @@ def _assert_nothing_left(nc: NodeCluster) -> None:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert nc.suffix not in netns, netns
     mounts = Path("/proc/self/mountinfo").read_text()
-    assert str(nc.node_dir) not in mounts
+    assert str(nc.node_dir) not in mounts and nc.run_dir not in mounts
     assert not [d for d in Path("/sys/fs/cgroup").glob(f"*/pyk8s-e2e-{nc.suffix}")]
     assert not Path(nc.runc_root).exists()
 
