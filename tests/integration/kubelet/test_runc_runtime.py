@@ -257,6 +257,16 @@ async def test_rootfs_overlay_lives_only_in_the_containers_mount_namespace(node:
     assert not os.path.exists(cdir)
 
 
+async def test_runc_runs_with_one_go_processor_which_the_container_does_not_see(node: Node) -> None:
+    rt = node.runtime()
+    assert rt.runc.env["GOMAXPROCS"] == "1"
+    sid, cid, _ = await run(rt, node, container("main", ["sh", "-c", "env; echo done"]))
+    st = await exited(rt, cid)
+    texts = [text for _, _, text in log_lines(st.log_path)]
+    assert "done" in texts and not [t for t in texts if t.startswith("GOMAXPROCS=")]
+    await rt.remove_pod_sandbox(sid)
+
+
 async def test_completed_and_long_lines(node: Node) -> None:
     rt = node.runtime()
     _sid, cid, _ = await run(rt, node, container("long", ["sh", "-c", "head -c 40000 /dev/zero | tr '\\0' a; echo"]))

@@ -464,7 +464,7 @@ class RuncRuntime:
         await self._start_shim(c, cdir)
 
     def _shim_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(self.runc.env)  # the shim's `runc create` runs with it
         pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["pyk8s"].__file__ or "")))
         env["PYTHONPATH"] = pkg_parent + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return env
@@ -707,7 +707,8 @@ class RuncRuntime:
             proc = await asyncio.create_subprocess_exec(
                 *self.runc.argv(self.runc.new_log_path(), "exec", "--process", proc_json, "--pid-file", pid_file,
                                 container_id),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env=self.runc.env)
             timed_out = False
             try:
                 out, err = await asyncio.wait_for(proc.communicate(), timeout if timeout > 0 else None)
@@ -741,7 +742,7 @@ class RuncRuntime:
             if io.tty:
                 master, slave = os.openpty()
                 proc = await asyncio.create_subprocess_exec(*args, stdin=slave, stdout=slave, stderr=slave,
-                                                            start_new_session=True)
+                                                            start_new_session=True, env=self.runc.env)
                 os.close(slave)
                 slave = -1
                 tasks.append(asyncio.create_task(_pump_fd_out(master, io.stdout)))
@@ -752,7 +753,7 @@ class RuncRuntime:
             else:
                 proc = await asyncio.create_subprocess_exec(
                     *args, stdin=asyncio.subprocess.PIPE if io.stdin is not None else asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.runc.env)
                 assert proc.stdout is not None and proc.stderr is not None
                 tasks.append(asyncio.create_task(_pump_reader(proc.stdout, io.stdout)))
                 tasks.append(asyncio.create_task(_pump_reader(proc.stderr, io.stderr or io.stdout)))
