@@ -118,6 +118,7 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     from pyk8s.kubelet.cri.runc.images.store import ImageStore
     from pyk8s.kubelet.cri.runc.runtime import RuncRuntime
     from pyk8s.kubelet.kubelet import Kubelet, ModulePodConfig
+    from pyk8s.kubelet.objectcache import WatchedObjects
     from pyk8s.kubelet.server import tls
     from pyk8s.kubelet.server.app import build_kubelet_app
     from pyk8s.kubelet.volumes import VolumeManager
@@ -146,11 +147,12 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     netns_prefix = f"{os.path.basename(flags.netns)}-" if flags.netns else "pyk8s-"
     runtime = RuncRuntime(state_dir=flags.runtime_dir, runc_root=flags.runc_root or f"/run/pyk8s/{node_name}/runc",
                           cgroup_root=config.effective_cgroup_root, layers=images, network=network, netns_prefix=netns_prefix)
-    volumes = VolumeManager(client, config.pods_dir, node_name=node_name)
+    objects = WatchedObjects(client)  # the ConfigMaps and Secrets of volumes and env, watched, as upstream's
+    volumes = VolumeManager(client, config.pods_dir, node_name=node_name, objects=objects)
     gc_policy = ImageGCPolicy(high_threshold_percent=flags.image_gc_high_threshold,
                               low_threshold_percent=flags.image_gc_low_threshold)
     kubelet = Kubelet(client, runtime, images, config, volumes=volumes,
-                      pod_config=ModulePodConfig(client, cluster_domain=flags.cluster_domain),
+                      pod_config=ModulePodConfig(objects, cluster_domain=flags.cluster_domain),
                       on_pod_cidr=lambda cidr: pod_cidr_box.__setitem__("cidr", cidr),
                       image_gc=lambda in_use: collect_images(images, in_use=in_use, policy=gc_policy))
 
@@ -179,6 +181,7 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
         await health.stop()
         await runner.cleanup()
         await runtime.close()  # the shim zygote; containers and their shims keep running, as upstream's do
+        await objects.close()
         await client.close()
 
 

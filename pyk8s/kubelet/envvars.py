@@ -25,7 +25,7 @@ from typing import Any
 from pyk8s.api import errors
 from pyk8s.api.quantity import Quantity, QuantityError
 from pyk8s.client import kinds
-from pyk8s.client.interface import Client
+from pyk8s.kubelet.objectcache import ObjectReader
 
 Obj = dict[str, Any]
 
@@ -201,7 +201,7 @@ def resource_field_value(pod: Obj, container: Obj, ref: Obj, allocatable: Mappin
 
 # ------------------------------------------------------------------------------------------------ the environment
 
-async def _get(client: Client, kind: str, name: str, namespace: str) -> Obj:
+async def _get(client: ObjectReader, kind: str, name: str, namespace: str) -> Obj:
     """The ConfigMap or Secret, with NotFound worded as the kubelet's object managers word it."""
     resource = kinds.CONFIGMAPS if kind == "configmap" else kinds.SECRETS
     try:
@@ -233,7 +233,7 @@ def _valid_env_name(name: str) -> bool:
     return bool(name) and all(32 <= ord(c) <= 126 for c in name) and "=" not in name
 
 
-async def container_env(pod: Obj, container: Obj, *, client: Client, pod_ip: str, host_ip: str, node_name: str,
+async def container_env(pod: Obj, container: Obj, *, client: ObjectReader, pod_ip: str, host_ip: str, node_name: str,
                         service_env: list[tuple[str, str]] = [],  # noqa: B006 - read only
                         allocatable: Mapping[str, str] | None = None,
                         pod_ips: list[str] | None = None, host_ips: list[str] | None = None,

@@ -41,6 +41,7 @@ from pyk8s.kubelet.config import KubeletConfig
 from pyk8s.kubelet.cri import interface as cri
 from pyk8s.kubelet.kuberuntime import PodConfigBuilder, RuntimeManager, compute_pod_actions
 from pyk8s.kubelet.nodestatus import NodeStatusManager
+from pyk8s.kubelet.objectcache import ObjectReader
 from pyk8s.kubelet.pleg import CONTAINER_STARTED, PLEG, PodLifecycleEvent, RuntimePodStatus
 from pyk8s.kubelet.podworkers import PodWorkers, SyncOutcome
 from pyk8s.kubelet.probes import ProbeManager, run_handler
@@ -81,8 +82,8 @@ class NoVolumes:
 class ModulePodConfig:
     """PodConfigBuilder over pyk8s.kubelet.podspec and pyk8s.kubelet.envvars."""
 
-    def __init__(self, client: Client, *, cluster_domain: str = "cluster.local") -> None:
-        self.client = client
+    def __init__(self, client: ObjectReader, *, cluster_domain: str = "cluster.local") -> None:
+        self.client = client  # reads the ConfigMaps and Secrets env refers to
         self.cluster_domain = cluster_domain
 
     def sandbox_config(self, pod: Obj, *, pod_log_root: str, cluster_dns: list[str], cluster_domain: str,

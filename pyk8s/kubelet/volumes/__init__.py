@@ -19,6 +19,7 @@ from typing import Any
 
 from pyk8s.base.clock import REAL_CLOCK, Clock
 from pyk8s.client.interface import Client
+from pyk8s.kubelet.objectcache import ObjectReader
 from pyk8s.kubelet.volumes import configmap, downwardapi, emptydir, hostpath, projected, secret
 from pyk8s.kubelet.volumes.atomic_writer import FileProjection, PayloadError, write_atomically
 from pyk8s.kubelet.volumes.errors import VolumeError
@@ -44,14 +45,17 @@ def _volume_kind(volume: Obj) -> str:
 class VolumeManager:
     """Sets up, refreshes and removes the volumes of the pods on this node.
 
-    `token_audiences`: audiences for serviceAccountToken sources that name none (empty: let the apiserver
-    choose). `allocatable`: the node's allocatable (cpu/memory/ephemeral-storage) for resourceFieldRef items.
+    `objects` reads the ConfigMaps and Secrets behind the volumes (default: GETs through `client`; the kubelet
+    passes its objectcache.WatchedObjects). `token_audiences`: audiences for serviceAccountToken sources that
+    name none (empty: let the apiserver choose). `allocatable`: the node's allocatable
+    (cpu/memory/ephemeral-storage) for resourceFieldRef items.
     """
 
     def __init__(self, client: Client, pods_dir: str, *, node_name: str, token_audiences: Sequence[str] = (),
                  allocatable: Mapping[str, str] | None = None, clock: Clock = REAL_CLOCK,
-                 memory_backed_secrets: bool = True) -> None:
+                 memory_backed_secrets: bool = True, objects: ObjectReader | None = None) -> None:
         self.client = client
+        self.objects: ObjectReader = objects if objects is not None else client
         self.pods_dir = pods_dir
         self.node_name = node_name
         self.token_audiences = list(token_audiences)
@@ -135,11 +139,11 @@ class VolumeManager:
     async def _payload(self, pod: Obj, ns: str, kind: str, volume: Obj) -> dict[str, FileProjection]:
         source = volume[kind]
         if kind == "configMap":
-            return await configmap.payload(self.client, ns, source)
+            return await configmap.payload(self.objects, ns, source)
         if kind == "secret":
-            return await secret.payload(self.client, ns, source)
+            return await secret.payload(self.objects, ns, source)
         if kind == "downwardAPI":
             return downwardapi.payload(pod, list(source.get("items") or []), source.get("defaultMode"),
                                        self.allocatable)
-        return await projected.payload(self.client, self.tokens, pod, source, allocatable=self.allocatable,
+        return await projected.payload(self.objects, self.tokens, pod, source, allocatable=self.allocatable,
                                        audiences=self.token_audiences)

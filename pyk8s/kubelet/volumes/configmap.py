@@ -12,7 +12,7 @@ from typing import Any
 from pyk8s.api import errors
 from pyk8s.api.resources import Resource
 from pyk8s.client import kinds
-from pyk8s.client.interface import Client
+from pyk8s.kubelet.objectcache import ObjectReader
 from pyk8s.kubelet.volumes.atomic_writer import FileProjection
 from pyk8s.kubelet.volumes.errors import VolumeError
 
@@ -46,7 +46,7 @@ def configmap_data(configmap: Obj) -> dict[str, bytes]:
     return out
 
 
-async def source_object(client: Client, resource: Resource, namespace: str, name: str, optional: bool) -> Obj:
+async def source_object(client: ObjectReader, resource: Resource, namespace: str, name: str, optional: bool) -> Obj:
     """The ConfigMap or Secret a volume source names; {} when it is missing and optional; VolumeError otherwise."""
     try:
         return await client.get(resource, name, namespace)
@@ -58,7 +58,8 @@ async def source_object(client: Client, resource: Resource, namespace: str, name
         raise VolumeError(e.message) from None
 
 
-async def payload(client: Client, namespace: str, source: Obj, default_mode: int | None = None) -> dict[str, FileProjection]:
+async def payload(client: ObjectReader, namespace: str, source: Obj,
+                  default_mode: int | None = None) -> dict[str, FileProjection]:
     """The files of a configMap volume source (or a projected configMap source with the volume's defaultMode)."""
     name = str(source.get("name") or "")
     optional = bool(source.get("optional"))

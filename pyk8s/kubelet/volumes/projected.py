@@ -18,6 +18,7 @@ from pyk8s.api import errors
 from pyk8s.base.clock import REAL_CLOCK, Clock
 from pyk8s.client import kinds
 from pyk8s.client.interface import Client
+from pyk8s.kubelet.objectcache import ObjectReader
 from pyk8s.kubelet.volumes import configmap, downwardapi, secret
 from pyk8s.kubelet.volumes.atomic_writer import FileProjection
 from pyk8s.kubelet.volumes.errors import VolumeError
@@ -85,7 +86,7 @@ class TokenCache:
             del self._tokens[key]
 
 
-async def payload(client: Client, tokens: TokenCache, pod: Obj, source: Obj, *,
+async def payload(client: ObjectReader, tokens: TokenCache, pod: Obj, source: Obj, *,
                   allocatable: Mapping[str, str], audiences: Sequence[str]) -> dict[str, FileProjection]:
     """The files of a projected volume source; errors of every source are reported together.
 

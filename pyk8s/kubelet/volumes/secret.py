@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from pyk8s.client import kinds
-from pyk8s.client.interface import Client
 from pyk8s.kubelet.envvars import secret_data
+from pyk8s.kubelet.objectcache import ObjectReader
 from pyk8s.kubelet.volumes.atomic_writer import FileProjection
 from pyk8s.kubelet.volumes.configmap import make_payload, source_object
 
@@ -20,7 +20,8 @@ PLUGIN_DIR = "kubernetes.io~secret"
 DEFAULT_MODE = 0o644
 
 
-async def payload(client: Client, namespace: str, source: Obj, default_mode: int | None = None) -> dict[str, FileProjection]:
+async def payload(client: ObjectReader, namespace: str, source: Obj,
+                  default_mode: int | None = None) -> dict[str, FileProjection]:
     """The files of a secret volume source (secretName) or a projected secret source (name)."""
     name = str(source.get("secretName") or source.get("name") or "")
     optional = bool(source.get("optional"))
