@@ -176,7 +176,7 @@ def install_kubelet_trace(path: str) -> None:
     _wrap_async(runtime.RuncRuntime, "start_container", "start")
     _wrap_async(cni.CNIPodNetwork, "setup", "cni")
     _wrap_sync(netns, "pin_new_netns", "netns")
-    _wrap_sync(rootfs, "overlay_root_mount", "overlay")
+    _wrap_sync(rootfs, "overlay_options", "overlay")
 
 
 def run_traced_kubelet(argv: list[str]) -> None:
@@ -479,9 +479,12 @@ class CpuMeter:
 def runc_floor(layer_tar_gz: Path, work: Path, count: int) -> dict[str, Any]:
     """`runc create` + `runc start` of `sleep 3600` in the image's unpacked layer, `count` times after one warm-up,
     with a runc root, bundles and a cgroup parent of its own, all under `work` (the node's disk, so the floor and
-    the pods pay the same file system); every container is killed and deleted after."""
+    the pods pay the same file system), run the way the runtime runs runc (runc_env); every container is killed
+    and deleted after."""
     from pyk8s.kubelet.cri.runc import cgroups
+    from pyk8s.kubelet.cri.runc.runc import runc_env
 
+    env = runc_env()  # as the runtime runs runc (GOMAXPROCS=1)
     top = work / "runc-floor"
     rootfs, state = top / "rootfs", top / "state"
     rootfs.mkdir(parents=True)
@@ -510,12 +513,13 @@ def runc_floor(layer_tar_gz: Path, work: Path, count: int) -> dict[str, Any]:
             # container's end. runc's own errors go to its --log file.
             t0 = time.perf_counter()
             created = subprocess.run([*runc, "create", "--bundle", str(bundle), cid], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False,
+                                     env=env)
             t1 = time.perf_counter()
             made.append(cid)
             if created.returncode != 0:
                 raise BenchError(f"runc create {cid} failed: {runc_log.read_text(errors='replace')[-500:]}")
-            started = subprocess.run([*runc, "start", cid], capture_output=True, timeout=30, check=False)
+            started = subprocess.run([*runc, "start", cid], capture_output=True, timeout=30, check=False, env=env)
             t2 = time.perf_counter()
             if started.returncode != 0:
                 raise BenchError(f"runc start {cid} failed: {runc_log.read_text(errors='replace')[-500:]}")

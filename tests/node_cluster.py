@@ -171,9 +171,15 @@ class NodeCluster:
             except Exception as e:
                 problems.append(f"network: {e}")
         if self.cluster is not None:
-            self.cluster.stop()
+            try:
+                self.cluster.stop()
+            except Exception as e:
+                problems.append(f"control plane: {e}")
         if self._registry_cm is not None:
-            self._registry_cm.__exit__(None, None, None)
+            try:
+                self._registry_cm.__exit__(None, None, None)
+            except Exception as e:
+                problems.append(f"registry: {e}")
             self._registry_cm = None
         while self._tmpfs:  # reset_node has unmounted the node dir's own tmpfs already (everything under it)
             directory = self._tmpfs.pop()
@@ -190,9 +196,9 @@ class NodeCluster:
     # ---- helpers ----
     def _mount_tmpfs(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
+        self._tmpfs.append(directory)  # first: stop() unmounts it even if mount is killed after mounting
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=4g", f"pyk8s-node-{self.suffix}", directory],
                        check=True, capture_output=True, timeout=30)
-        self._tmpfs.append(directory)
 
     def kubectl(self, *args: str, kubectl: str = "kubectl", timeout: float = 60, check: bool = True,
                 input: bytes | None = None) -> subprocess.CompletedProcess[str]:

@@ -180,9 +180,11 @@ async def run_kubelet(flags: KubeletFlags, host_netns: str) -> None:
     finally:
         await health.stop()
         await runner.cleanup()
-        await runtime.close()  # the shim zygote; containers and their shims keep running, as upstream's do
-        await objects.close()
-        await client.close()
+        try:
+            await runtime.close()  # the shim zygote; containers and their shims keep running, as upstream's do
+        finally:
+            await objects.close()
+            await client.close()
 
 
 def _ip_list(text: str) -> list[str]:

@@ -6,10 +6,11 @@ metadata.name, which is what the node authorizer lets a node list and watch), an
 Without it every pod start and every pod sync costs a GET per referenced object (kube-root-ca.crt for every pod).
 
 `WatchedObjects.get` has the semantics of the client's GET (the object, or errors.NotFound): the first read of an
-object starts its informer and waits for its first list (at most `sync_timeout`; a plain GET answers meanwhile,
-and whenever the informer cannot list, e.g. when the kubelet may not watch); later reads come from its cache.
-Informers nobody read for `idle_seconds` are stopped at the next read (the pod workers re-read a running pod's
-objects on every sync, which keeps them watched while their pods live). Other resources are always read with GET.
+object starts its informer and waits for its first list, at most `sync_timeout`; if that runs out (the kubelet may
+not list it, the apiserver is away), that read and every later one are plain GETs until the informer has synced.
+Once synced, reads come from its cache. When an object is read, the informers nobody read for `idle_seconds` are
+stopped (the pod workers re-read a running pod's objects on every sync, which keeps them watched while their pods
+live). Other resources are always read with GET.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class _Watched:
     informer: SharedInformer
     task: asyncio.Task[None]
     last_read: float
+    unsynced: bool = False  # its first list outlived sync_timeout: read with GET until it syncs
 
 
 class WatchedObjects:
@@ -70,10 +72,11 @@ class WatchedObjects:
             entry = self._watched[key] = self._start(resource, namespace, name, now)
         entry.last_read = now
         informer = entry.informer
-        if not informer.has_synced():
+        if not informer.has_synced() and not entry.unsynced:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(informer.wait_for_sync()), self.sync_timeout)
         if not informer.has_synced():  # the informer cannot list (yet): answer as a plain read would
+            entry.unsynced = True
             return await self.client.get(resource, name, namespace)
         obj = informer.lister.get(f"{namespace}/{name}" if namespace else name)
         if obj is None:

@@ -257,6 +257,17 @@ async def test_rootfs_overlay_lives_only_in_the_containers_mount_namespace(node:
     assert not os.path.exists(cdir)
 
 
+async def test_an_overlay_that_cannot_be_mounted_fails_the_create_with_the_reason(node: Node) -> None:
+    rt = node.runtime()
+    rt.layers = OneLayerStore(str(node.tmp / "no-such-layer"))
+    sbc = node.sandbox_config()
+    sid = await rt.run_pod_sandbox(sbc)
+    with pytest.raises(cri.CRIError, match=r"mount the container's overlay on .*: No such file or directory"):
+        await rt.create_container(sid, container("main", ["true"]), sbc)
+    assert not node.runc_ids()
+    await rt.remove_pod_sandbox(sid)
+
+
 async def test_runc_runs_with_one_go_processor_which_the_container_does_not_see(node: Node) -> None:
     rt = node.runtime()
     assert rt.runc.env["GOMAXPROCS"] == "1"

@@ -121,5 +121,10 @@ async def test_an_object_the_kubelet_may_not_list_is_read_with_get() -> None:
     try:
         assert (await objects.get(CONFIGMAPS, "cm", "ns"))["data"] == {"k": "v"}
         assert ("get", "configmaps", "ns") in reads(fake)
+        objects.sync_timeout = 3600  # later reads must not wait for the informer again
+        for _ in range(3):
+            got = await asyncio.wait_for(objects.get(CONFIGMAPS, "cm", "ns"), 5)
+            assert got["data"] == {"k": "v"}
+        assert reads(fake).count(("get", "configmaps", "ns")) == 4
     finally:
         await objects.close()

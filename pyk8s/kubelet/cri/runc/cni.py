@@ -145,7 +145,8 @@ class CNIPodNetwork:
                 state: dict[str, Any] = orjson.loads(f.read())
         except FileNotFoundError:
             return None
-        except ValueError:  # a torn write cannot happen (rename), but never let a bad file block DEL forever
+        except ValueError:  # a crash leaves the old or the new file (rename); only a power loss (no fsync) can
+            # leave a torn one: DEL then works from the sandbox's own record of the result
             return None
         if "added" in state:  # older caches counted the plugins attempted over all networks, in order
             left = int(state.pop("added"))

@@ -1,10 +1,10 @@
 """A container's root filesystem (an overlay of the image layers) and a pod's /etc files.
 
-The overlay is an OCI mount at "/" that runc mounts inside the container's mount namespace (see
-overlay_root_mount): upper and work dirs live in the container dir, the lower dirs are the image store's
-unpacked layers. Overlay's option string must fit in one page, so when the absolute lower paths are too long
-they are replaced by short symlinks in the container dir. Containers of older versions had the overlay mounted
-on the node at <container dir>/rootfs; `umount` takes those down.
+The overlay is mounted by the container's shim where only its `runc create` sees it (see overlay_options):
+upper and work dirs live in the container dir, the lower dirs are the image store's unpacked layers. Overlay's
+option string must fit in one page, so when the absolute lower paths are too long they are replaced by short
+symlinks in the container dir. Containers of older versions had the overlay mounted on the node at
+<container dir>/rootfs; `umount` takes those down.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import ctypes.util
 import errno
 import os
 import stat
-from typing import Any
 
 from pyk8s.kubelet.cri.interface import CRIError, DNSConfig
 from pyk8s.kubelet.hostsfile import hosts_file_content
@@ -26,14 +25,15 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 
-def overlay_root_mount(layers: list[str], container_dir: str) -> dict[str, Any]:
-    """The OCI mount that puts `layers` (lowest first) read-only under a writable layer at the container's "/".
+def overlay_options(layers: list[str], container_dir: str) -> str:
+    """The overlay mount options that put `layers` (lowest first) read-only under a writable layer; makes the
+    container dir's rootfs (the mount point), upper and work dirs.
 
-    runc mounts it inside the container's own mount namespace, on top of the (empty) root directory
-    <container_dir>/rootfs, before any other mount: the overlay never shows in the node's mount table, so each
-    new container's runc (which reads /proc/self/mountinfo several times, and copies the table into every new
-    mount namespace) does not pay for every other container's overlay line, and it goes away with the
-    container's last process. Makes rootfs, upper and work dirs."""
+    The container's shim mounts the overlay on <container_dir>/rootfs in a mount namespace of its `runc create`
+    alone (see shim.private_root_mount), so the overlay never shows in the node's mount table: runc reads
+    /proc/self/mountinfo several times per create, start and init, and copies the table into every new mount
+    namespace, so every other container's overlay line made each new container slower. The container's own
+    mount namespace keeps the overlay, which goes away with the container's last process."""
     if not layers:
         raise CRIError("image has no layers")
     upper = os.path.join(container_dir, "upper")
@@ -53,8 +53,7 @@ def overlay_root_mount(layers: list[str], container_dir: str) -> dict[str, Any]:
         lowers = short
         if len(_overlay_options(lowers, upper, work)) >= PAGE:
             raise CRIError(f"overlay options too long ({len(layers)} layers)")
-    return {"destination": "/", "type": "overlay", "source": "overlay",
-            "options": [f"lowerdir={':'.join(lowers)}", f"upperdir={upper}", f"workdir={work}"]}
+    return _overlay_options(lowers, upper, work)
 
 
 def _overlay_options(lowers: list[str], upper: str, work: str) -> str:
@@ -62,38 +61,73 @@ def _overlay_options(lowers: list[str], upper: str, work: str) -> str:
     return f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
 
 
-def read_image_file(layers: list[str], path: str) -> str:
-    """The text of the regular file `path` (relative to "/") as the merged layers (lowest first) show it.
+MAX_SYMLINKS = 40
 
-    FileNotFoundError when no layer has it, a whiteout or an opaque directory hides it, or a component on the
-    way is not a plain directory (symlinks are not followed: they would resolve against the node's root). The
-    layers are in overlay form (see images.unpack): a whiteout is a 0/0 character device, an opaque directory
-    has the trusted.overlay.opaque xattr."""
-    parts = [p for p in path.split("/") if p]
-    if not parts:
+
+def read_image_file(layers: list[str], path: str) -> str:
+    """The text of the regular file `path` as the image's merged layers (lowest first) show it, symlinks resolved
+    inside the image (an absolute target starts at the image's root, never the node's).
+
+    FileNotFoundError when no layer has it, a whiteout or an opaque directory hides it, or the path leads
+    through something that is not a directory. The layers are in overlay form (see images.unpack): a whiteout is
+    a 0/0 character device, an opaque directory has the trusted.overlay.opaque xattr."""
+    todo = [p for p in path.split("/") if p]
+    done: list[str] = []
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            done = done[:-1]
+            continue
+        entry = _merged_entry(layers, [*done, part])
+        if entry is None:
+            raise FileNotFoundError(path)
+        st = os.lstat(entry)
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise FileNotFoundError(path)
+            target = os.readlink(entry)
+            if target.startswith("/"):
+                done = []
+            todo = [p for p in target.split("/") if p] + todo
+            continue
+        if todo and not stat.S_ISDIR(st.st_mode):
+            raise FileNotFoundError(path)
+        done.append(part)
+    if not done:
         raise FileNotFoundError(path)
+    entry = _merged_entry(layers, done)
+    if entry is None or not stat.S_ISREG(os.lstat(entry).st_mode):
+        raise FileNotFoundError(path)
+    fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+    with open(fd, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def _merged_entry(layers: list[str], parts: list[str]) -> str | None:
+    """The node path of what the merged view shows at `parts` (every parent a directory there), or None: the
+    topmost layer holding it, unless a whiteout, or an opaque directory on the way in a higher layer, hides it."""
     for layer in reversed(layers):
-        here = layer
+        here, opaque = layer, False
         for i, part in enumerate(parts):
-            parent, here = here, os.path.join(here, part)
+            here = os.path.join(here, part)
             try:
                 st = os.lstat(here)
             except FileNotFoundError:
-                if i > 0 and _is_opaque(parent):  # this layer's directory hides the lower layers' content
-                    raise FileNotFoundError(path) from None
+                if opaque:  # an opaque directory of this layer hides everything below it in lower layers
+                    return None
                 break  # not in this layer: look below
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout hides it in every lower layer
-                raise FileNotFoundError(path)
-            if i < len(parts) - 1:
-                if not stat.S_ISDIR(st.st_mode):
-                    raise FileNotFoundError(path)
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                raise FileNotFoundError(path)
-            fd = os.open(here, os.O_RDONLY | os.O_NOFOLLOW)
-            with open(fd, encoding="utf-8", errors="replace") as f:
-                return f.read()
-    raise FileNotFoundError(path)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return None  # a whiteout
+            if i == len(parts) - 1:
+                return here
+            if not stat.S_ISDIR(st.st_mode):
+                return None
+            opaque = opaque or _is_opaque(here)
+    return None
 
 
 def _is_opaque(directory: str) -> bool:

@@ -429,7 +429,7 @@ class RuncRuntime:
 
     async def _prepare_and_create(self, c: _Container, cdir: str, sb: _Sandbox, config: cri.ContainerConfig,
                                   image_cfg: ImageConfig, layer_dirs: list[str]) -> None:
-        root_mount = rootfs.overlay_root_mount(layer_dirs, cdir)
+        overlay = rootfs.overlay_options(layer_dirs, cdir)
         passwd = group = ""
         with contextlib.suppress(OSError):
             passwd = rootfs.read_image_file(layer_dirs, "etc/passwd")
@@ -449,8 +449,7 @@ class RuncRuntime:
             termination_log=term_path,
             termination_log_path=config.annotations.get(cri.ANNOTATION_TERMINATION_MESSAGE_PATH)
             or spec.TERMINATION_LOG_PATH,
-            passwd=passwd, group=group, root_mount=root_mount,
-            nofile=min(1048576, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+            passwd=passwd, group=group, nofile=min(1048576, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         _write_json(os.path.join(cdir, "config.json"), oci)
         if c.log_path:
             os.makedirs(os.path.dirname(c.log_path), exist_ok=True)
@@ -460,6 +459,7 @@ class RuncRuntime:
             "runc_log": os.path.join(cdir, "runc-create.json"), "log_path": log_path,
             "stdin": config.stdin, "stdin_once": config.stdin_once, "tty": config.tty,
             "oom_file": cgroups.oom_kill_file(c.cgroup_path),
+            "root_mount": {"target": os.path.join(cdir, "rootfs"), "options": overlay},
         })
         await self._start_shim(c, cdir)
 

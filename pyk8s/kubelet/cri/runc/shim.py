@@ -27,9 +27,13 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Callable
 from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWNS = 0x00020000
+MS_REC = 0x4000
+MS_SLAVE = 1 << 19
 MAX_LINE = 16 * 1024
 FRAME = struct.Struct(">BI")
 STDIN, STDOUT, STDERR, EXIT, STDIN_EOF, RESIZE = 0, 1, 2, 3, 4, 5
@@ -39,6 +43,32 @@ CLIENT_BUFFER_LIMIT = 4 << 20
 def rfc3339nano(ns: int) -> str:
     secs, frac = divmod(ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def private_root_mount(target: str, options: str, error_log: str) -> Callable[[], None]:
+    """A preexec function for `runc create`: in the child, a mount namespace of its own (a slave of the node's, so
+    the node's mounts still reach it and nothing mounted in it goes back) with the container's overlay mounted on
+    `target`. runc then finds its root there; the node's mount table never shows the overlay, and the namespace
+    dies with runc create, while the container's own mount namespace (copied from it) keeps the overlay. A
+    failure is written to `error_log` as a runc-style json error record (what the shim reports) before raising."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    target_b, options_b = target.encode(), options.encode()
+
+    def fail(what: str) -> None:
+        err = ctypes.get_errno()
+        with open(error_log, "a") as f:
+            f.write(json.dumps({"level": "error", "msg": f"{what}: {os.strerror(err)}"}) + "\n")
+        raise OSError(err, what)
+
+    def mount_root() -> None:
+        if libc.unshare(CLONE_NEWNS) != 0:
+            fail("unshare the mount namespace of runc create")
+        if libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None) != 0:
+            fail("make the mount namespace of runc create a slave")
+        if libc.mount(b"overlay", target_b, b"overlay", 0, options_b) != 0:
+            fail(f"mount the container's overlay on {target}")
+
+    return mount_root
 
 
 def attach_socket_name(container_dir: str) -> bytes:
@@ -171,8 +201,15 @@ class Shim:
             child_fds += [out_w, err_w]
             self.outputs = {out_r: "stdout", err_r: "stderr"}
         argv.append(c["id"])
-        proc = subprocess.Popen(argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], close_fds=True)
+        root = c.get("root_mount")
+        preexec = private_root_mount(root["target"], root["options"], c["runc_log"]) if root else None
         try:
+            try:
+                proc = subprocess.Popen(argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], close_fds=True,
+                                        preexec_fn=preexec)
+            except (OSError, subprocess.SubprocessError) as e:
+                self.report({"ok": False, "error": self.runc_error(f"runc create: {e}")})
+                return False
             if listener is not None:
                 listener.settimeout(0.2)
                 while self.pty_master < 0 and proc.poll() is None:

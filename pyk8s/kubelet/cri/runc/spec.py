@@ -233,10 +233,9 @@ def volume_mounts(mounts: list[Mount]) -> list[dict[str, Any]]:
 def build_spec(config: ContainerConfig, sandbox: PodSandboxConfig, image: ImageConfig, *,
                netns_path: str, cgroups_path: str, pod_files: PodFiles | None = None,
                termination_log: str = "", termination_log_path: str = TERMINATION_LOG_PATH,
-               passwd: str = "", group: str = "", root_mount: dict[str, Any] | None = None,
+               passwd: str = "", group: str = "",
                rootfs: str = "rootfs", nofile: int = 1048576) -> dict[str, Any]:
-    """The OCI config.json for one container of a pod (`nofile`: RLIMIT_NOFILE, at most the caller's hard limit).
-    `root_mount`: a mount at "/" that runc makes first, over the `rootfs` directory (the image's overlay)."""
+    """The OCI config.json for one container of a pod (`nofile`: RLIMIT_NOFILE, at most the caller's hard limit)."""
     sec = config.security
     user = resolve_user(image.user, passwd, group, run_as_user=sec.run_as_user, run_as_group=sec.run_as_group,
                         supplemental_groups=sec.supplemental_groups)
@@ -254,7 +253,7 @@ def build_spec(config: ContainerConfig, sandbox: PodSandboxConfig, image: ImageC
     if config.resources.oom_score_adj:
         process["oomScoreAdj"] = config.resources.oom_score_adj
 
-    mounts = ([root_mount] if root_mount else []) + _kernel_mounts(sec.privileged)
+    mounts = _kernel_mounts(sec.privileged)
     files = pod_files or PodFiles()
     user_paths = {posixpath.normpath(m.container_path) for m in config.mounts}
     for dest, source in (("/etc/hosts", files.hosts), ("/etc/hostname", files.hostname),
