@@ -56,13 +56,17 @@ def test_read_image_file_takes_the_top_layer_and_honours_whiteouts(tmp_path: Pat
         rootfs.read_image_file([low, high], "etc/shadow")
 
 
+def make_opaque(directory: Path) -> None:
+    try:
+        os.setxattr(directory, "trusted.overlay.opaque", b"y")
+    except OSError as e:  # trusted.* xattrs need CAP_SYS_ADMIN and a file system that keeps them
+        pytest.skip(f"cannot set trusted.overlay.opaque here: {e.strerror}")
+
+
 def test_read_image_file_stops_at_an_opaque_directory(tmp_path: Path) -> None:
     low = layer(tmp_path, "low", {"etc/group": "g-low\n"})
     high = layer(tmp_path, "high", {"etc/passwd": "high\n"})
-    try:
-        os.setxattr(Path(high) / "etc", "trusted.overlay.opaque", b"y")
-    except OSError as e:  # trusted.* xattrs need CAP_SYS_ADMIN and a file system that keeps them
-        pytest.skip(f"cannot set trusted.overlay.opaque here: {e.strerror}")
+    make_opaque(Path(high) / "etc")
     assert rootfs.read_image_file([low, high], "etc/passwd") == "high\n"
     with pytest.raises(FileNotFoundError):
         rootfs.read_image_file([low, high], "etc/group")
@@ -71,10 +75,7 @@ def test_read_image_file_stops_at_an_opaque_directory(tmp_path: Path) -> None:
 def test_read_image_file_stops_below_an_opaque_ancestor(tmp_path: Path) -> None:
     low = layer(tmp_path, "low", {"a/b/c": "low\n"})
     high = layer(tmp_path, "high", {"a/b/other": ""})
-    try:
-        os.setxattr(Path(high) / "a", "trusted.overlay.opaque", b"y")
-    except OSError as e:
-        pytest.skip(f"cannot set trusted.overlay.opaque here: {e.strerror}")
+    make_opaque(Path(high) / "a")
     with pytest.raises(FileNotFoundError):
         rootfs.read_image_file([low, high], "a/b/c")
 
