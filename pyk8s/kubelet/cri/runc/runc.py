@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyk8s.kubelet.cri.interface import CRIError, NotFoundError
+from pyk8s.kubelet.cri.runc.shim import error_from_log
 
 
 @dataclass
@@ -31,22 +32,6 @@ class RuncState:
     status: str  # created | running | stopped | paused
     bundle: str
     created: str
-
-
-def error_from_log(text: str) -> str:
-    """The message of the last error-level record of a runc json log, or ""."""
-    msg = ""
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if rec.get("level") in ("error", "fatal"):
-            msg = str(rec.get("msg", ""))
-    return " ".join(msg.split())
 
 
 def runc_env(base: dict[str, str] | None = None) -> dict[str, str]:

@@ -45,6 +45,23 @@ def rfc3339nano(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
 
 
+def error_from_log(text: str) -> str:
+    """The message of the last error-level record of a runc json log, or "". (Here rather than in runc.py, whose
+    driver uses it too, because the shim imports the standard library only.)"""
+    msg = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("level") in ("error", "fatal"):
+            msg = str(rec.get("msg", ""))
+    return " ".join(msg.split())
+
+
 def private_root_mount(target: str, options: str, error_log: str) -> Callable[[], None]:
     """A preexec function for `runc create`: in the child, a mount namespace of its own (a slave of the node's, so
     the node's mounts still reach it and nothing mounted in it goes back) with the container's overlay mounted on
@@ -158,19 +175,11 @@ class Shim:
         return [c["runc"], "--root", c["runc_root"], "--log", c["runc_log"], "--log-format", "json", *args]
 
     def runc_error(self, fallback: str) -> str:
-        msg = ""
         try:
             with open(self.cfg["runc_log"]) as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    if rec.get("level") in ("error", "fatal"):
-                        msg = str(rec.get("msg", ""))
+                return error_from_log(f.read()) or fallback
         except OSError:
-            pass
-        return " ".join(msg.split()) or fallback
+            return fallback
 
     def create(self) -> bool:
         c = self.cfg
