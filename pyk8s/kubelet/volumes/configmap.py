@@ -7,6 +7,7 @@ empty volume. Files are written with the AtomicWriter, so refreshing picks up ch
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 from pyk8s.api import errors
@@ -58,13 +59,21 @@ async def source_object(client: ObjectReader, resource: Resource, namespace: str
         raise VolumeError(e.message) from None
 
 
+async def object_payload(client: ObjectReader, resource: Resource, namespace: str, name: str, source: Obj,
+                         default_mode: int | None, data_of: Callable[[Obj], dict[str, bytes]], *,
+                         missing_key: str) -> dict[str, FileProjection]:
+    """The files of a configMap or secret source that names object `name`: its data (`data_of`) as make_payload
+    lays it out, with a projected volume's `default_mode` when given, else the source's own defaultMode."""
+    optional = bool(source.get("optional"))
+    mode = default_mode if default_mode is not None else source.get("defaultMode")
+    obj = await source_object(client, resource, namespace, name, optional)
+    return make_payload(list(source.get("items") or []), data_of(obj),
+                        int(mode) if mode is not None else DEFAULT_MODE, optional, missing_key=missing_key)
+
+
 async def payload(client: ObjectReader, namespace: str, source: Obj,
                   default_mode: int | None = None) -> dict[str, FileProjection]:
     """The files of a configMap volume source (or a projected configMap source with the volume's defaultMode)."""
-    name = str(source.get("name") or "")
-    optional = bool(source.get("optional"))
-    mode = default_mode if default_mode is not None else source.get("defaultMode")
-    configmap = await source_object(client, kinds.CONFIGMAPS, namespace, name, optional)
-    return make_payload(list(source.get("items") or []), configmap_data(configmap),
-                        int(mode) if mode is not None else DEFAULT_MODE, optional,
-                        missing_key="configmap references non-existent config key")
+    return await object_payload(client, kinds.CONFIGMAPS, namespace, str(source.get("name") or ""), source,
+                                default_mode, configmap_data,
+                                missing_key="configmap references non-existent config key")
