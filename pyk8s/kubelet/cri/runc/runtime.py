@@ -935,16 +935,21 @@ async def _pump_in_writer(source: AsyncIterator[bytes], writer: asyncio.StreamWr
             writer.close()
 
 
-async def _pump_fd_out(fd: int, out: Any) -> None:
+async def _fd_ready(fd: int, *, write: bool = False) -> None:
+    """Until the non-blocking `fd` can be read (or written)."""
     loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    (loop.add_writer if write else loop.add_reader)(fd, _wake, ready)
+    try:
+        await ready
+    finally:
+        (loop.remove_writer if write else loop.remove_reader)(fd)
+
+
+async def _pump_fd_out(fd: int, out: Any) -> None:
     os.set_blocking(fd, False)
     while True:
-        ready = loop.create_future()
-        loop.add_reader(fd, _wake, ready)
-        try:
-            await ready
-        finally:
-            loop.remove_reader(fd)
+        await _fd_ready(fd)
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
@@ -958,7 +963,6 @@ async def _pump_fd_out(fd: int, out: Any) -> None:
 
 
 async def _pump_in_fd(source: AsyncIterator[bytes], fd: int, *, close: bool) -> None:
-    loop = asyncio.get_running_loop()
     async for chunk in source:
         view = memoryview(chunk)
         while view:
@@ -966,12 +970,7 @@ async def _pump_in_fd(source: AsyncIterator[bytes], fd: int, *, close: bool) -> 
                 n = os.write(fd, view)
                 view = view[n:]
             except BlockingIOError:
-                ready = loop.create_future()
-                loop.add_writer(fd, _wake, ready)
-                try:
-                    await ready
-                finally:
-                    loop.remove_writer(fd)
+                await _fd_ready(fd, write=True)
             except OSError:
                 return
     if not close:
