@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -79,59 +80,49 @@ def test_tail_offset_without_final_newline(tmp_path: Path) -> None:
         os.close(fd)
 
 
+class Follower:
+    """read_logs(follow=True) of `path` in a task while `running`; collects what it yields."""
+
+    def __init__(self, path: Path) -> None:
+        self.running = True
+        self.got: list[bytes] = []
+        self.deadline = time.monotonic() + 5
+        self.task = asyncio.create_task(self._read(path))
+
+    async def _is_running(self) -> bool:
+        return self.running
+
+    async def _read(self, path: Path) -> None:
+        async for chunk in read_logs(str(path), follow=True, is_running=self._is_running):
+            self.got.append(chunk)
+
+    async def until(self, done: Callable[[list[bytes]], bool]) -> None:
+        while not done(self.got):
+            assert time.monotonic() < self.deadline
+            await asyncio.sleep(0.01)
+
+
 async def test_follow_until_container_stops(tmp_path: Path) -> None:
     p = tmp_path / "0.log"
     write(p, (T0, "stdout", False, b"first"))
-    running = True
-
-    async def is_running() -> bool:
-        return running
-
-    got: list[bytes] = []
-
-    async def reader() -> None:
-        async for chunk in read_logs(str(p), follow=True, is_running=is_running):
-            got.append(chunk)
-
-    task = asyncio.create_task(reader())
-    deadline = time.monotonic() + 5
-    while got != [b"first\n"]:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
+    f = Follower(p)
+    await f.until(lambda got: got == [b"first\n"])
     write(p, (T0 + 1, "stdout", True, b"sec"), (T0 + 2, "stdout", False, b"ond"))
-    while got[-1:] != [b"ond\n"]:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
-    assert not task.done()
-    running = False
+    await f.until(lambda got: got[-1:] == [b"ond\n"])
+    assert not f.task.done()
+    f.running = False
     write(p, (T0 + 3, "stderr", False, b"last words"))
-    await asyncio.wait_for(task, 5)
-    assert b"".join(got) == b"first\nsecond\nlast words\n"
+    await asyncio.wait_for(f.task, 5)
+    assert b"".join(f.got) == b"first\nsecond\nlast words\n"
 
 
 async def test_follow_reopens_recreated_file(tmp_path: Path) -> None:
     p = tmp_path / "0.log"
     write(p, (T0, "stdout", False, b"old"))
-    running = True
-
-    async def is_running() -> bool:
-        return running
-
-    got: list[bytes] = []
-
-    async def reader() -> None:
-        async for chunk in read_logs(str(p), follow=True, is_running=is_running):
-            got.append(chunk)
-
-    task = asyncio.create_task(reader())
-    deadline = time.monotonic() + 5
-    while not got:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
+    f = Follower(p)
+    await f.until(bool)
     p.rename(tmp_path / "0.log.1")
     write(p, (T0 + 5, "stdout", False, b"new"))
-    while got[-1:] != [b"new\n"]:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
-    running = False
-    await asyncio.wait_for(task, 5)
+    await f.until(lambda got: got[-1:] == [b"new\n"])
+    f.running = False
+    await asyncio.wait_for(f.task, 5)
