@@ -37,7 +37,7 @@ import termios
 import time
 import typing
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -313,7 +313,7 @@ class RuncRuntime:
                       netns_path=netns_path, cgroup_path=f"{self.cgroup_root}/{parent}")
         self._add_sandbox(sb)
         self._save_sandbox(sb)
-        try:
+        async with _undone_on_failure(lambda: self.remove_pod_sandbox(sid), "run pod sandbox"):
             if netns_path:
                 await asyncio.to_thread(netns.pin_new_netns, netns_path)
                 sb.attachment = await self.network.setup(
@@ -326,12 +326,6 @@ class RuncRuntime:
                                       cpu_period=config.cpu_period, memory_limit=config.memory_limit_in_bytes)
             if config.log_directory:
                 os.makedirs(config.log_directory, exist_ok=True)
-        except BaseException as e:
-            with contextlib.suppress(Exception):
-                await self.remove_pod_sandbox(sid)
-            if isinstance(e, CRIError | asyncio.CancelledError):
-                raise
-            raise CRIError(f"run pod sandbox: {e}") from None
         sb.state = "SANDBOX_READY"
         self._save_sandbox(sb)
         return sid
@@ -417,14 +411,8 @@ class RuncRuntime:
                        stop_signal=config.stop_signal or image_cfg.stop_signal, stdin=config.stdin, tty=config.tty)
         self._add_container(c)
         self._save_container(c)
-        try:
+        async with _undone_on_failure(lambda: self._destroy(c), f"create container {config.metadata.name}"):
             await self._prepare_and_create(c, cdir, sb, config, image_cfg, layer_dirs)
-        except BaseException as e:
-            with contextlib.suppress(Exception):
-                await self._destroy(c)
-            if isinstance(e, CRIError | asyncio.CancelledError):
-                raise
-            raise CRIError(f"create container {config.metadata.name}: {e}") from None
         return cid
 
     async def _prepare_and_create(self, c: _Container, cdir: str, sb: _Sandbox, config: cri.ContainerConfig,
@@ -874,6 +862,20 @@ class RuncRuntime:
         return cri.PodSandboxStats(id=sandbox_id, timestamp=time.time_ns(), cpu_usage_core_nanoseconds=s.cpu_usage_ns,
                                    memory_working_set_bytes=s.memory_working_set_bytes,
                                    memory_usage_bytes=s.memory_usage_bytes)
+
+
+@contextlib.asynccontextmanager
+async def _undone_on_failure(undo: Callable[[], Awaitable[None]], what: str) -> AsyncIterator[None]:
+    """Run the body; if it fails, `undo` (its own failure ignored) and re-raise: CRIError and cancellation as
+    they are, anything else as CRIError("<what>: <error>")."""
+    try:
+        yield
+    except BaseException as e:
+        with contextlib.suppress(Exception):
+            await undo()
+        if isinstance(e, CRIError | asyncio.CancelledError):
+            raise
+        raise CRIError(f"{what}: {e}") from None
 
 
 def _read_text(path: str) -> str:
