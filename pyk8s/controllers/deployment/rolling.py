@@ -17,7 +17,6 @@ from pyk8s.controllers.deployment.util import (
     sort_by_creation,
     status_count,
     total_replicas,
-    total_status,
 )
 
 Obj = dict[str, Any]
@@ -64,9 +63,14 @@ def unhealthy_cleanup_plan(old_rss: list[Obj], max_cleanup: int) -> list[Step]:
 
 def old_scale_down_plan(d: Obj, all_rss: list[Obj | None], old_rss: list[Obj]) -> list[Step]:
     """scaleDownOldReplicaSetsForRollingUpdate: remove old replicas (oldest ReplicaSet first) while the
-    available pods stay at or above replicas - maxUnavailable."""
+    available pods stay at or above replicas - maxUnavailable.
+
+    A ReplicaSet counts at most spec.replicas available pods (upstream sums status.availableReplicas as is): one
+    just scaled down still reports the pod it is deleting as available until its controller recounts, and it
+    keeps at most spec.replicas of its available pods (unavailable ones go first). Summing the stale figure let
+    a second sync in that window remove one old pod too many while a new pod had just become ready."""
     min_avail = replicas(d) - max_unavailable(d)
-    available = total_status(all_rss, "availableReplicas")
+    available = sum(min(status_count(rs, "availableReplicas"), replicas(rs)) for rs in all_rss if rs is not None)
     if available <= min_avail:
         return []
     budget = available - min_avail

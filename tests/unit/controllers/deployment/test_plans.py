@@ -62,6 +62,14 @@ def test_unhealthy_replicas_go_first_then_available_ones_within_budget() -> None
     assert old_scale_down_plan(d, [rs("a", 8, 8), rs("new", 3, 0)], [rs("a", 8, 8)]) == []
 
 
+def test_old_scale_down_does_not_count_pods_a_replica_set_is_deleting() -> None:
+    # 4 replicas, maxSurge 1, maxUnavailable 1: old was scaled 4 -> 3 and still reports 4 available; a new pod is
+    # ready. Really available: 3 old + 1 new = 4, so one old pod may go (old -> 2), not two.
+    d = deployment(4, 1, 1)
+    old, new = rs("old", 3, 4), rs("new", 2, 1)
+    assert sizes(old_scale_down_plan(d, [old, new], [old])) == [("old", 2)]
+
+
 def test_fenceposts_1_desired_unavailable_only() -> None:
     # 1 desired, maxUnavailable 1%, maxSurge 0%: resolves to unavailable 1: old goes first, then new comes.
     d = deployment(1, "0%", "1%")
